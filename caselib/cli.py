@@ -1,0 +1,129 @@
+"""The ``caselib`` command.
+
+Subcommands
+-----------
+``caselib info PATH``        patients, studies and series in a folder, zip, DICOMDIR or file
+``caselib fetch [KEY...]``   materialise manifest files (keys or data-set names) into the cache
+``caselib datasets``         the data sets of the manifest with licences and citations
+``caselib demo build|serve`` build the demo case library and open it in JupyterLab
+
+This module never imports widget libraries.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from caselib.errors import CaselibError
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from caselib.dicom import format_summary, read
+
+    status = 0
+    for path in args.paths:
+        collection = read(path)
+        print(format_summary(collection))
+        if not collection.series:
+            status = 1
+    return status
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from caselib.data import cache_dir, fetch_many, load_manifest
+
+    manifest = load_manifest(args.manifest)
+    entries = manifest.select(args.keys, demo=args.demo)
+    if args.list:
+        for e in entries:
+            print(f"{e.key}\t{e.size}\t{e.modality or '-'}\t{e.body_part or '-'}\t{e.licence}")
+        return 0
+    progress = None if not args.no_progress else False
+    paths = fetch_many(args.keys, demo=args.demo, manifest=manifest, progress=progress)
+    total = sum(p.stat().st_size for p in paths)
+    print(f"{len(paths)} files ({total / 1e6:.1f} MB) verified in {cache_dir()}")
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from caselib.data import load_manifest
+
+    manifest = load_manifest(args.manifest)
+    for ds in manifest.datasets.values():
+        print(f"{ds.name}  ({len(ds.files)} files, {ds.size / 1e6:.1f} MB)")
+        print(f"    {ds.title}")
+        print(f"    licence:  {ds.licence}")
+        print(f"    citation: {ds.citation}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from caselib.demo import build_demo_archive, serve_command
+
+    if args.action in ("build", "run"):
+        report = build_demo_archive(Path(args.archive), progress=not args.no_progress)
+        print(report.summary())
+    if args.action in ("serve", "run"):
+        cmd = serve_command(Path(args.archive), port=args.port, notebooks=Path(args.notebooks))
+        print("Starting the case library in JupyterLab; open the URL printed below "
+              f"(http://127.0.0.1:{args.port}/lab?token=...). Stop with Ctrl+C.", flush=True)
+        os.execvp(cmd[0], cmd)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="caselib", description="Radiology teaching case library")
+    parser.add_argument("--version", action="version", version=f"caselib {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="describe the DICOM in folders, zips, DICOMDIRs or files")
+    p.add_argument("paths", nargs="+", help="folder, .zip, DICOMDIR or DICOM file")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("fetch", help="materialise data manifest files into the cache (all when no KEY)")
+    p.add_argument("keys", nargs="*", metavar="KEY", help="file key or data-set name")
+    p.add_argument("--demo", action="store_true", help="only the files of the demo case library")
+    p.add_argument("--list", action="store_true", help="list the selected keys instead of fetching")
+    p.add_argument("--manifest", default=None, help="another data_manifest.yaml")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_fetch)
+
+    p = sub.add_parser("datasets", help="list data sets with their licences and citations")
+    p.add_argument("--manifest", default=None)
+    p.set_defaults(func=_cmd_datasets)
+
+    p = sub.add_parser("demo", help="build the demo case library and/or serve it in JupyterLab")
+    p.add_argument("action", choices=["build", "serve", "run"], help="run = build then serve")
+    p.add_argument("--archive", default="demo_archive", help="archive folder (default: demo_archive)")
+    p.add_argument("--notebooks", default="notebooks", help="notebook folder to open")
+    p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def _version() -> str:
+    from caselib import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CaselibError as exc:
+        print(f"caselib {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
