@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from caselib.imaging.window import _finite_number
+from caselib.imaging._checks import finite_number
 
 __all__ = ["apply_rescale"]
 
@@ -61,8 +61,8 @@ def apply_rescale(
     ...
     TypeError: apply_rescale() dtype must be a floating type such as float32 or float64; found int16
     """
-    m = _finite_number(slope, "(0028,1053) Rescale Slope")
-    b = _finite_number(intercept, "(0028,1052) Rescale Intercept")
+    m = finite_number(slope, "(0028,1053) Rescale Slope")
+    b = finite_number(intercept, "(0028,1052) Rescale Intercept")
     if m == 0:
         raise ValueError(
             "(0028,1053) Rescale Slope must not be 0 "
@@ -76,7 +76,7 @@ def apply_rescale(
         )
     out = np.array(stored, dtype=out_dtype)  # always a copy
     if m != 1:
-        np.multiply(out, out_dtype.type(m), out=out)
+        np.multiply(out, np.asarray(m, dtype=out_dtype), out=out)
     if b != 0:
-        np.add(out, out_dtype.type(b), out=out)
+        np.add(out, np.asarray(b, dtype=out_dtype), out=out)
     return out

@@ -49,7 +49,6 @@ port must test the two thresholds first, as written.  For example::
 from __future__ import annotations
 
 import enum
-import math
 import numbers
 import warnings
 from collections.abc import Sequence
@@ -58,6 +57,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+from caselib.imaging._checks import finite_number
 
 __all__ = [
     "VoiFunction",
@@ -116,16 +117,6 @@ class VoiFunction(enum.StrEnum):
             raise ValueError(
                 f"Unsupported (0028,1056) VOI LUT Function {value!r}; expected one of {expected}"
             ) from None
-
-
-def _finite_number(value: Any, what: str) -> float:
-    """Return `value` as a float, or raise naming `what` and the value found."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} must be a real number; found {type(value).__name__} {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise ValueError(f"{what} must be a finite number; found {result!r}")
-    return result
 
 
 @dataclass(frozen=True, init=False, repr=False)
@@ -192,8 +183,8 @@ class Window:
         function: VoiFunction | str = VoiFunction.LINEAR,
         explanation: str = "",
     ) -> None:
-        c = _finite_number(center, "Window center")
-        w = _finite_number(width, "Window width")
+        c = finite_number(center, "Window center")
+        w = finite_number(width, "Window width")
         func = VoiFunction.from_value(function)
         if func is VoiFunction.LINEAR:
             if w < 1:
@@ -244,8 +235,8 @@ class Window:
         ...
         ValueError: Window bounds must satisfy lower <= upper; found lower=10.0, upper=0.0
         """
-        lo = _finite_number(lower, "Window lower bound")
-        hi = _finite_number(upper, "Window upper bound")
+        lo = finite_number(lower, "Window lower bound")
+        hi = finite_number(upper, "Window upper bound")
         if lo > hi:
             raise ValueError(
                 f"Window bounds must satisfy lower <= upper; found lower={lo!r}, upper={hi!r}"
@@ -315,8 +306,8 @@ def _check_output_range(output_range: tuple[float, float]) -> tuple[float, float
         raise ValueError(
             f"output_range must be a pair (ymin, ymax); found {output_range!r}"
         ) from None
-    lo = _finite_number(ymin, "output_range minimum")
-    hi = _finite_number(ymax, "output_range maximum")
+    lo = finite_number(ymin, "output_range minimum")
+    hi = finite_number(ymax, "output_range maximum")
     if not lo < hi:
         raise ValueError(
             f"output_range must satisfy ymin < ymax; found {output_range!r} "
@@ -536,7 +527,7 @@ def _to_float(value: Any, what: str) -> float:
             value = float(value.strip())
         except ValueError:
             raise ValueError(f"{what} must be a decimal string; found {value!r}") from None
-    return _finite_number(value, what)
+    return finite_number(value, what)
 
 
 def stored_windows(
@@ -691,7 +682,7 @@ def auto_window(
         )
     values = _finite_values(array, mask, "auto_window")
     lo, hi = (float(v) for v in np.percentile(values, [p_lo, p_hi]))
-    return Window.from_bounds(lo, hi, function, explanation="AUTO")
+    return Window.from_bounds(lo, hi, function)
 
 
 class WindowHistogram(NamedTuple):
