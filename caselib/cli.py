@@ -5,6 +5,7 @@ Subcommands
 ``caselib info PATH``        patients, studies and series in a folder, zip, DICOMDIR or file
 ``caselib fetch [KEY...]``   materialise manifest files (keys or data-set names) into the cache
 ``caselib datasets``         the data sets of the manifest with licences and citations
+``caselib doctor``          check packages, decoders, data and the demo archive
 ``caselib demo build|serve`` build the demo case library and open it in JupyterLab
 
 This module never imports widget libraries.
@@ -76,6 +77,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from caselib.doctor import format_checks, run_checks
+
+    checks = run_checks(fetch_data=not args.no_fetch, archive=args.archive)
+    print(format_checks(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="caselib", description="Radiology teaching case library")
     parser.add_argument("--version", action="version", version=f"caselib {_version()}")
@@ -96,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list data sets with their licences and citations")
     p.add_argument("--manifest", default=None)
     p.set_defaults(func=_cmd_datasets)
+
+    p = sub.add_parser("doctor", help="check packages, decoders, data and the demo archive")
+    p.add_argument("--no-fetch", action="store_true", help="only look at the cache, fetch nothing")
+    p.add_argument("--archive", default=None, help="archive folder (default: $CASELIB_ARCHIVE or demo_archive)")
+    p.set_defaults(func=_cmd_doctor)
 
     p = sub.add_parser("demo", help="build the demo case library and/or serve it in JupyterLab")
     p.add_argument("action", choices=["build", "serve", "run"], help="run = build then serve")
