@@ -130,7 +130,7 @@ def _series_record(series: Any, dataset: str, title: str, licence: str, citation
         "description": series.description,
         "body_part": series.body_part,
         "n_instances": len(series.instances),
-        "n_frames": series.n_frames,
+        "n_frames": series.number_of_frames,
         "warnings": list(geometry.warnings) if geometry is not None else [],
         "licence": licence,
         "citation": citation,

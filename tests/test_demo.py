@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -80,6 +81,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _get_when_up(url: str, seconds: float = 60) -> str:
+    """GET ``url``, retrying while the server is still binding its port."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=30).read().decode()
+        except urllib.error.URLError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
+
+
 @pytest.mark.slow
 def test_demo_serve_starts_jupyterlab_on_the_lessons(demo_archive, tmp_path):
     """`caselib demo serve` (the last step of `make demo`) prints a URL that serves JupyterLab."""
@@ -103,7 +116,7 @@ def test_demo_serve_starts_jupyterlab_on_the_lessons(demo_archive, tmp_path):
             if m:
                 url = m.group(1)
         assert url, "no URL printed:\n" + "".join(lines)
-        page = urllib.request.urlopen(url, timeout=30).read().decode()
+        page = _get_when_up(url)
         assert "JupyterLab" in page
         token = url.split("token=")[1]
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/contents/00_setup.ipynb?content=0",
