@@ -5,6 +5,7 @@ Subcommands
 ``caselib info PATH``        patients, studies and series in a folder, zip, DICOMDIR or file
 ``caselib fetch [KEY...]``   materialise manifest files (keys or data-set names) into the cache
 ``caselib datasets``         the data sets of the manifest with licences and citations
+``caselib catalog ARCHIVE`` summary of an archive's SQLite catalog
 ``caselib doctor``          check packages, decoders, data and the demo archive
 ``caselib demo build|serve`` build the demo case library and open it in JupyterLab
 
@@ -77,6 +78,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from caselib.catalog import format_catalog_summary
+
+    print(format_catalog_summary(args.archive))
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from caselib.doctor import format_checks, run_checks
 
@@ -105,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list data sets with their licences and citations")
     p.add_argument("--manifest", default=None)
     p.set_defaults(func=_cmd_datasets)
+
+    p = sub.add_parser("catalog", help="summarise the SQLite catalog of an archive")
+    p.add_argument("archive", help="archive folder (or its catalog.sqlite)")
+    p.set_defaults(func=_cmd_catalog)
 
     p = sub.add_parser("doctor", help="check packages, decoders, data and the demo archive")
     p.add_argument("--no-fetch", action="store_true", help="only look at the cache, fetch nothing")
