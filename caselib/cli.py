@@ -5,6 +5,8 @@ Subcommands
 ``caselib info PATH``        patients, studies and series in a folder, zip, DICOMDIR or file
 ``caselib fetch [KEY...]``   materialise manifest files (keys or data-set names) into the cache
 ``caselib datasets``         the data sets of the manifest with licences and citations
+``caselib ingest SRC --archive DIR``  de-identify, verify, store and catalog
+``caselib deidentify SRC DEST``       plain folder-to-folder de-identification
 ``caselib catalog ARCHIVE`` summary of an archive's SQLite catalog
 ``caselib doctor``          check packages, decoders, data and the demo archive
 ``caselib demo build|serve`` build the demo case library and open it in JupyterLab
@@ -78,6 +80,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from caselib.ingest import ingest
+
+    report = ingest(args.source, args.archive, profile=args.profile, compression=args.compression,
+                    workers=args.workers, progress=False if args.no_progress else None)
+    print(report.summary())
+    return 0
+
+
+def _cmd_deidentify(args: argparse.Namespace) -> int:
+    from caselib.ingest import deidentify_folder
+
+    report = deidentify_folder(args.source, args.dest, profile=args.profile, secret_file=args.secret_file,
+                               workers=args.workers, progress=False if args.no_progress else None)
+    print(report.summary().replace("ingested", "de-identified", 1))
+    print(f"report: {Path(args.dest) / 'deid-report.json'}")
+    return 0
+
+
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from caselib.catalog import format_catalog_summary
 
@@ -113,6 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list data sets with their licences and citations")
     p.add_argument("--manifest", default=None)
     p.set_defaults(func=_cmd_datasets)
+
+    p = sub.add_parser("ingest", help="de-identify, verify, store losslessly and catalog a DICOM source")
+    p.add_argument("source", help="folder tree, .zip or DICOMDIR (never modified)")
+    p.add_argument("--archive", required=True, help="archive folder (created if missing)")
+    p.add_argument("--profile", default="teaching", help="de-identification profile (default: teaching)")
+    p.add_argument("--compression", default="jpeg-ls", choices=["jpeg-ls", "jpeg2000", "rle", "none"])
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("deidentify", help="plain folder-to-folder de-identification")
+    p.add_argument("source", help="folder tree, .zip or DICOMDIR (never modified)")
+    p.add_argument("dest", help="output folder")
+    p.add_argument("--profile", default="teaching")
+    p.add_argument("--secret-file", default=None,
+                   help="HMAC secret (default: $CASELIB_SECRET_FILE or ~/.local/share/caselib/secret.key)")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_deidentify)
 
     p = sub.add_parser("catalog", help="summarise the SQLite catalog of an archive")
     p.add_argument("archive", help="archive folder (or its catalog.sqlite)")

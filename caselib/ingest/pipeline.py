@@ -1,0 +1,561 @@
+"""The ingest pipeline: source -> read -> validate -> de-identify -> verify ->
+lossless transcode -> atomic write -> catalog.  Bad input -> quarantine + reason.
+
+Each object is processed by :func:`process_object` (pure with respect to the
+archive: it returns bytes and records, it writes nothing), in worker processes
+when ``workers > 1``.  The parent process alone writes: the store, the
+catalog, the quarantine and the journal, in that order, so a run killed at any
+point and run again converges to the archive an uninterrupted run builds:
+
+- the store writes atomically and a second put of the same object is a no-op;
+- catalog writes are upserts;
+- the journal (``private/journal.sqlite``) records a source object, by the
+  sha256 of its bytes, only after its store and catalog writes committed, so an
+  object is either skipped on the re-run because it is complete, or redone.
+
+Originals are opened read-only and never modified.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from caselib.archive import ArchiveLayout
+from caselib.ingest.quarantine import Quarantine
+from caselib.ingest.sources import Limits, Rejected, SourceItem, iter_source
+from caselib.ingest.validate import InvalidObjectError, NotAnObjectError, parse_object, validate_object
+
+__all__ = ["IngestReport", "Published", "Refused", "Ignored", "process_object", "ingest", "deidentify_folder",
+           "default_secret_file", "Worker"]
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+@dataclass(frozen=True)
+class Published:
+    label: str
+    data: bytes
+    sop_uid: str
+    modality: str
+    patient: dict[str, Any]
+    study: dict[str, Any]
+    series: dict[str, Any]
+    instance: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refused:
+    label: str
+    stage: str   # read | validate | pixel-phi | deidentify | verify | transcode | store
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ignored:
+    label: str
+    reason: str
+
+
+Outcome = Published | Refused | Ignored
+
+
+# --------------------------------------------------------------------------- one object
+
+
+def _text(ds: Any, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    return str(value).strip() or None
+
+
+def _int(ds: Any, keyword: str) -> int | None:
+    try:
+        value = ds.get(keyword)
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _iso_date(da: str | None) -> str | None:
+    if not da or len(da) < 8 or not da[:8].isdigit():
+        return None
+    return f"{da[:4]}-{da[4:6]}-{da[6:8]}"
+
+
+def _records(ds: Any, pseudonym: str | None, data: bytes, transfer_syntax: str) -> dict[str, dict[str, Any]]:
+    study_uid, series_uid = str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
+    sop_uid = str(ds.SOPInstanceUID)
+    spacing = ds.get("PixelSpacing")
+    patient = pseudonym or "CL-UNKNOWN"
+    return {
+        "patient": {"pseudonym": patient, "sex": _text(ds, "PatientSex"), "age": _text(ds, "PatientAge")},
+        "study": {"study_uid": study_uid, "patient_pseudonym": patient,
+                  "study_date": _iso_date(_text(ds, "StudyDate")),
+                  "description": _text(ds, "StudyDescription")},
+        "series": {"series_uid": series_uid, "study_uid": study_uid,
+                   "modality": _text(ds, "Modality") or "OT",
+                   "body_part": _text(ds, "BodyPartExamined"),
+                   "description": _text(ds, "SeriesDescription"),
+                   "series_number": _int(ds, "SeriesNumber"),
+                   "rows": _int(ds, "Rows"), "columns": _int(ds, "Columns"),
+                   "pixel_spacing": (float(spacing[0]), float(spacing[1]))
+                   if spacing is not None and len(spacing) == 2 else None},
+        "instance": {"sop_uid": sop_uid, "series_uid": series_uid,
+                     "instance_number": _int(ds, "InstanceNumber"),
+                     "path": f"objects/{study_uid}/{series_uid}/{sop_uid}.dcm",
+                     "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+                     "transfer_syntax": transfer_syntax, "sop_class_uid": _text(ds, "SOPClassUID"),
+                     "n_frames": _int(ds, "NumberOfFrames") or 1},
+    }
+
+
+class Worker:
+    """Everything one process needs to turn source bytes into an outcome."""
+
+    def __init__(self, secret_path: str | os.PathLike[str], registry_path: str | os.PathLike[str],
+                 profile: str, compression: str | None) -> None:
+        from caselib.deid import Deidentifier, load_secret, open_registry
+
+        self.compression = compression
+        self.deidentifier = Deidentifier(profile, secret=load_secret(secret_path, create=False),
+                                         registry=open_registry(registry_path))
+
+    def process(self, label: str, data: bytes) -> Outcome:
+        return process_object(label, data, self.deidentifier, self.compression)
+
+
+def process_object(label: str, data: bytes, deidentifier: Any, compression: str | None) -> Outcome:
+    """Turn one source object into bytes to publish, or say why not.  Writes nothing.
+
+    With ``compression=None`` the de-identified object is encoded as it is
+    (no transcoding): what ``caselib deidentify`` writes.
+    """
+    from caselib.deid import dataset_to_bytes, pixel_phi_risk, verify
+    from caselib.errors import CaselibError
+    from caselib.store import transcode
+
+    try:
+        ds = parse_object(data, label)
+        validate_object(ds, label)
+    except NotAnObjectError as exc:
+        return Ignored(label, str(exc))
+    except InvalidObjectError as exc:
+        return Refused(label, "validate", str(exc))
+    risks = pixel_phi_risk(ds)
+    if risks:
+        return Refused(label, "pixel-phi",
+                       "pixels may carry burned-in identifiers: " + "; ".join(risks)
+                       + " (review it: caselib quarantine list)",
+                       {"risks": list(risks)})
+    stage = "deidentify"
+    try:
+        result = deidentifier.deidentify(ds)
+        stage = "transcode"
+        if compression is None:
+            out, transfer_syntax = dataset_to_bytes(result.dataset), str(result.dataset.file_meta.TransferSyntaxUID)
+        else:
+            encoded = transcode(result.dataset, compression)
+            out, transfer_syntax = encoded.data, encoded.transfer_syntax
+    except CaselibError as exc:
+        return Refused(label, stage, str(exc))
+    except Exception as exc:  # noqa: BLE001 - a crash on one object must not stop the run
+        return Refused(label, stage, f"{type(exc).__name__}: {exc}")
+    report = verify(ds, out)
+    if not report.ok:
+        # the hits name tag paths only; never the values, which are PHI
+        return Refused(label, "verify", "residual PHI found after de-identification in "
+                       + "; ".join(sorted(set(report.paths))[:10]),
+                       {"paths": sorted(set(report.paths))})
+    records = _records(result.dataset, result.patient_pseudonym, out, transfer_syntax)
+    return Published(label, out, str(result.dataset.SOPInstanceUID),
+                     records["series"]["modality"], **records)
+
+
+# --------------------------------------------------------------------------- journal
+
+
+class Journal:
+    """Source objects already handled, by the sha256 of their bytes."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS handled (sha256 TEXT PRIMARY KEY, outcome TEXT NOT NULL,"
+                        " sop_uid TEXT, label TEXT, time TEXT NOT NULL)")
+
+    def get(self, sha: str) -> tuple[str, str | None] | None:
+        row = self.db.execute("SELECT outcome, sop_uid FROM handled WHERE sha256 = ?", (sha,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def record(self, sha: str, outcome: str, sop_uid: str | None, label: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO handled VALUES (?, ?, ?, ?, ?)",
+                        (sha, outcome, sop_uid, label, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class IngestReport:
+    source: str
+    archive: str
+    profile: str
+    compression: str
+    workers: int
+    seconds: float = 0.0
+    published: int = 0
+    unchanged: int = 0
+    skipped_done: int = 0
+    quarantined: int = 0
+    ignored: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    by_modality: dict[str, int] = field(default_factory=dict)
+    by_stage: dict[str, int] = field(default_factory=dict)
+    problems: list[dict[str, str]] = field(default_factory=list)
+    ignored_items: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.published + self.unchanged + self.skipped_done + self.quarantined + self.ignored
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, ensure_ascii=False)
+
+    def summary(self) -> str:
+        mods = ", ".join(f"{m} {n}" for m, n in sorted(self.by_modality.items())) or "none"
+        ratio = f"{self.bytes_in / self.bytes_out:.2f}x" if self.bytes_out else "-"
+        lines = [
+            f"ingested {self.source} into {self.archive} in {self.seconds:.1f} s "
+            f"(profile {self.profile}, {self.compression}, {self.workers} worker(s))",
+            f"  published {self.published} new, {self.unchanged} already stored, "
+            f"{self.skipped_done} done by an earlier run; by modality: {mods}",
+            f"  bytes in {self.bytes_in:,} -> stored {self.bytes_out:,} ({ratio})",
+            f"  quarantined {self.quarantined}" + (
+                ": " + ", ".join(f"{s} {n}" for s, n in sorted(self.by_stage.items())) if self.by_stage else ""),
+        ]
+        for p in self.problems[:20]:
+            where = p["reason"] if p["reason"].startswith(p["label"]) else f"{p['label']}: {p['reason']}"
+            lines.append(f"    [{p['stage']}] {where}")
+        if len(self.problems) > 20:
+            lines.append(f"    ... and {len(self.problems) - 20} more (see the JSON report)")
+        if self.ignored:
+            lines.append(f"  ignored {self.ignored} (not objects to publish, e.g. DICOMDIR indexes)")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+_worker: Worker | None = None
+
+
+def _init_worker(*args: Any) -> None:
+    global _worker
+    _worker = Worker(*args)
+
+
+def _run_in_worker(label: str, data: bytes) -> Outcome:
+    assert _worker is not None
+    return _worker.process(label, data)
+
+
+def _process_all(items: Iterator[tuple[str, bytes, str]], workers: int,
+                 worker_args: tuple[Any, ...]) -> Iterator[tuple[Outcome, bytes, str]]:
+    """Process ``(label, data, sha)`` items, in this process or a pool; yields as they finish.
+
+    At most ``2 * workers`` objects are in flight, so memory stays bounded.
+    """
+    if workers == 1:
+        worker = Worker(*worker_args)
+        for label, data, sha in items:
+            yield worker.process(label, data), data, sha
+        return
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=worker_args) as pool:
+        pending: dict[Future[Outcome], tuple[bytes, str]] = {}
+        for label, data, sha in items:
+            pending[pool.submit(_run_in_worker, label, data)] = (data, sha)
+            if len(pending) >= 2 * workers:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    d, s = pending.pop(fut)
+                    yield fut.result(), d, s
+        for fut in list(pending):
+            d, s = pending.pop(fut)
+            yield fut.result(), d, s
+
+
+def _default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def ingest(
+    source: str | os.PathLike[str],
+    archive: str | os.PathLike[str],
+    *,
+    profile: str = "teaching",
+    compression: str = "jpeg-ls",
+    workers: int | None = None,
+    limits: Limits | None = None,
+    progress: bool | None = None,
+    on_published: Callable[[Published], None] | None = None,
+) -> IngestReport:
+    """Ingest every object of ``source`` into ``archive``; never raises for one bad object.
+
+    Parameters
+    ----------
+    source : path-like
+        A folder tree, a zip archive, a DICOMDIR or one file.  Never modified.
+    archive : path-like
+        The archive folder (created if missing), laid out by :class:`caselib.archive.ArchiveLayout`.
+    profile : str
+        De-identification profile name (:func:`caselib.deid.list_profiles`).
+    compression : str
+        ``"jpeg-ls"`` (default), ``"jpeg2000"``, ``"rle"`` or ``"none"``.
+    workers : int, optional
+        Processes; default all available cores.  ``1`` runs in this process.
+    progress : bool, optional
+        Show a progress bar (default: when standard error is a terminal).
+
+    Returns
+    -------
+    IngestReport
+        Counts by outcome and modality, bytes before and after, and every
+        quarantined object with its reason; also written as JSON under
+        ``ARCHIVE/private/reports/``.
+    """
+    import sys
+
+    from caselib.catalog import Catalog, InstanceRecord, PatientRecord, SeriesRecord, StudyRecord
+    from caselib.deid import load_secret
+    from caselib.store import ConflictError, LocalStore
+
+    start = time.perf_counter()
+    layout = ArchiveLayout.at(archive).create()
+    load_secret(layout.secret, create=True)  # created once, before workers race for it
+    workers = workers or _default_workers()
+    report = IngestReport(str(source), str(layout.root), profile, compression, workers)
+    store = LocalStore(layout.root, compression=compression)
+    store.cleanup_partial()
+    quarantine = Quarantine(layout.quarantine)
+    journal = Journal(layout.journal)
+    catalog = Catalog.open(layout.root)
+    touched_series: dict[str, dict[str, Any]] = {}
+    worker_args = (layout.secret, layout.pseudonyms, profile, compression)
+
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc="ingest", unit="obj")
+
+    def quarantine_it(label: str, stage: str, reason: str, data: bytes | None, details: dict[str, Any],
+                      sha: str | None) -> None:
+        quarantine.add(label, reason, stage, data, details)
+        report.quarantined += 1
+        report.by_stage[stage] = report.by_stage.get(stage, 0) + 1
+        report.problems.append({"label": label, "stage": stage, "reason": reason})
+        if sha is not None:
+            journal.record(sha, "quarantined", None, label)
+
+    def finish(outcome: Outcome, data: bytes, sha: str) -> None:
+        if isinstance(outcome, Ignored):
+            report.ignored += 1
+            report.ignored_items.append({"label": outcome.label, "reason": outcome.reason})
+            journal.record(sha, "ignored", None, outcome.label)
+            return
+        if isinstance(outcome, Refused):
+            quarantine_it(outcome.label, outcome.stage, outcome.reason, data, outcome.details, sha)
+            return
+        try:
+            put = store.put(outcome.data)
+        except ConflictError as exc:
+            quarantine_it(outcome.label, "duplicate", str(exc), data, {}, sha)
+            return
+        except Exception as exc:  # noqa: BLE001
+            quarantine_it(outcome.label, "store", f"{type(exc).__name__}: {exc}", data, {}, sha)
+            return
+        with catalog.transaction():
+            catalog.add_patient(PatientRecord(**outcome.patient))
+            catalog.add_study(StudyRecord(**outcome.study))
+            catalog.add_series(SeriesRecord(**outcome.series))
+            catalog.add_instances([InstanceRecord(**outcome.instance)])
+        touched_series[outcome.series["series_uid"]] = outcome.series
+        journal.record(sha, "published", outcome.sop_uid, outcome.label)
+        if put.status == "written":
+            report.published += 1
+        else:
+            report.unchanged += 1
+        report.bytes_in += len(data)
+        report.bytes_out += put.bytes_out
+        report.by_modality[outcome.modality] = report.by_modality.get(outcome.modality, 0) + 1
+        if on_published is not None:
+            on_published(outcome)
+
+    def items() -> Iterator[tuple[str, bytes, str]]:
+        for item in iter_source(source, limits):
+            if isinstance(item, Rejected):
+                quarantine_it(item.label, "read", item.reason, item.data, {}, None)
+                if bar is not None:
+                    bar.update(1)
+                continue
+            try:
+                data = item.read()
+            except (OSError, ValueError) as exc:
+                quarantine_it(item.label, "read", f"cannot read: {exc}", None, {}, None)
+                continue
+            sha = hashlib.sha256(data).hexdigest()
+            done = journal.get(sha)
+            if done is not None and (done[0] != "published" or (done[1] and store.exists(done[1]))):
+                report.skipped_done += 1
+                if bar is not None:
+                    bar.update(1)
+                continue
+            yield item.label, data, sha
+
+    try:
+        for outcome, data, sha in _process_all(items(), workers, worker_args):
+            finish(outcome, data, sha)
+            if bar is not None:
+                bar.update(1)
+        _refresh_series(catalog, layout, touched_series)
+        catalog.optimize()
+    finally:
+        if bar is not None:
+            bar.close()
+        journal.close()
+        catalog.close()
+    report.seconds = time.perf_counter() - start
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (layout.reports / f"ingest-{stamp}-{os.getpid()}.json").write_text(report.to_json(), encoding="utf-8")
+    return report
+
+
+def _refresh_series(catalog: Any, layout: ArchiveLayout, touched: dict[str, dict[str, Any]]) -> None:
+    """Recount instances and re-read geometry of every series this run touched."""
+    from caselib.catalog import SeriesRecord
+    from caselib.dicom import read
+
+    for series_uid, fields in touched.items():
+        folder = layout.objects / fields["study_uid"] / series_uid
+        collection = read(folder)
+        if not collection.series:
+            continue
+        s = collection.series[0]
+        record = SeriesRecord(**{**fields,
+                                 "n_instances": len(s.instances),
+                                 "n_frames": s.number_of_frames,
+                                 "slice_thickness": s.slice_thickness,
+                                 "geometry_warnings": tuple(s.warnings)})
+        catalog.add_series(record)
+
+
+def default_secret_file() -> Path:
+    """``$CASELIB_SECRET_FILE``, else ``~/.local/share/caselib/secret.key``: outside any output folder."""
+    env = os.environ.get("CASELIB_SECRET_FILE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "caselib" / "secret.key"
+
+
+def deidentify_folder(
+    source: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    profile: str = "teaching",
+    secret_file: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    limits: Limits | None = None,
+    progress: bool | None = None,
+) -> IngestReport:
+    """Plain folder-to-folder de-identification (``caselib deidentify``).
+
+    Writes ``DEST/<Study>/<Series>/<SOP>.dcm`` (de-identified UIDs; no
+    transcoding), refused objects under ``DEST/quarantine/`` with their reasons,
+    and ``DEST/deid-report.json``.  The secret and the pseudonym registry stay
+    outside ``DEST`` (``secret_file`` and a ``pseudonyms.sqlite`` beside it).
+    """
+    import sys
+
+    from caselib.deid import load_secret
+    from caselib.ingest.quarantine import _atomic_write
+
+    start = time.perf_counter()
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    secret_path = Path(secret_file) if secret_file is not None else default_secret_file()
+    if secret_path.resolve().is_relative_to(dest.resolve()):
+        raise ValueError(f"the secret file {secret_path} must not live inside the output folder {dest}")
+    secret_path.parent.mkdir(parents=True, exist_ok=True)
+    load_secret(secret_path, create=True)
+    workers = workers or _default_workers()
+    report = IngestReport(str(source), str(dest), profile, "none", workers)
+    quarantine = Quarantine(dest / "quarantine")
+    worker_args = (secret_path, secret_path.with_name("pseudonyms.sqlite"), profile, None)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc="deidentify", unit="obj")
+
+    def items() -> Iterator[tuple[str, bytes, str]]:
+        for item in iter_source(source, limits):
+            if isinstance(item, Rejected):
+                quarantine.add(item.label, item.reason, "read", item.data)
+                report.quarantined += 1
+                report.by_stage["read"] = report.by_stage.get("read", 0) + 1
+                report.problems.append({"label": item.label, "stage": "read", "reason": item.reason})
+                continue
+            try:
+                data = item.read()
+            except (OSError, ValueError) as exc:
+                quarantine.add(item.label, f"cannot read: {exc}", "read")
+                report.quarantined += 1
+                continue
+            yield item.label, data, ""
+
+    try:
+        for outcome, data, _ in _process_all(items(), workers, worker_args):
+            if isinstance(outcome, Published):
+                inst = outcome.instance
+                _atomic_write(dest / inst["path"].removeprefix("objects/"), outcome.data)
+                report.published += 1
+                report.bytes_in += len(data)
+                report.bytes_out += len(outcome.data)
+                report.by_modality[outcome.modality] = report.by_modality.get(outcome.modality, 0) + 1
+            elif isinstance(outcome, Refused):
+                quarantine.add(outcome.label, outcome.reason, outcome.stage, data, outcome.details)
+                report.quarantined += 1
+                report.by_stage[outcome.stage] = report.by_stage.get(outcome.stage, 0) + 1
+                report.problems.append({"label": outcome.label, "stage": outcome.stage, "reason": outcome.reason})
+            else:
+                report.ignored += 1
+                report.ignored_items.append({"label": outcome.label, "reason": outcome.reason})
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    report.seconds = time.perf_counter() - start
+    (dest / "deid-report.json").write_text(report.to_json(), encoding="utf-8")
+    return report

@@ -1,0 +1,122 @@
+"""Checks an object must pass before it is de-identified and published.
+
+Each check raises :class:`InvalidObjectError` with what was expected, what was
+found and the DICOM tag, so the quarantine record explains itself.
+"""
+from __future__ import annotations
+
+import io
+
+from pydicom import Dataset, dcmread
+from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
+from pydicom.uid import UID
+
+from caselib.errors import InvalidDicomError
+
+__all__ = ["InvalidObjectError", "NotAnObjectError", "parse_object", "validate_object", "MAX_PIXEL_BYTES"]
+
+MAX_PIXEL_BYTES = 2 * 1024**3  # the largest pixel data caselib accepts in one object
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+
+class InvalidObjectError(InvalidDicomError):
+    """An input object is not valid DICOM for teaching use; it goes to quarantine."""
+
+
+class NotAnObjectError(InvalidDicomError):
+    """An input that is not an object to publish (e.g. a DICOMDIR index); reported, not quarantined."""
+
+
+_REQUIRED = (
+    (0x00080016, "SOP Class UID"),
+    (0x00080018, "SOP Instance UID"),
+    (0x0020000D, "Study Instance UID"),
+    (0x0020000E, "Series Instance UID"),
+)
+_PIXEL_DESCRIPTION = (
+    (0x00280010, "Rows"),
+    (0x00280011, "Columns"),
+    (0x00280100, "Bits Allocated"),
+    (0x00280002, "Samples per Pixel"),
+    (0x00280004, "Photometric Interpretation"),
+)
+
+
+def _tag(t: int) -> str:
+    return f"({t >> 16:04X},{t & 0xFFFF:04X})"
+
+
+def parse_object(data: bytes, label: str) -> Dataset:
+    """Parse Part 10 bytes (or a bare dataset with a recognisable start) into a Dataset.
+
+    Raises
+    ------
+    InvalidObjectError
+        Not DICOM, truncated, or unparseable.
+    """
+    if len(data) < 132 and not data[:8].strip(b"\0"):
+        raise InvalidObjectError(f"{label}: expected a DICOM file, found {len(data)} bytes of padding")
+    try:
+        ds = dcmread(io.BytesIO(data), force=False)
+    except PydicomInvalidDicomError:
+        # no 'DICM' preamble: accept a bare dataset only if it parses to known elements
+        try:
+            ds = dcmread(io.BytesIO(data), force=True)
+        except Exception as exc:  # noqa: BLE001
+            raise InvalidObjectError(f"{label}: expected a DICOM file, found unparseable bytes ({exc})") from exc
+        if 0x00080016 not in ds or 0x00080018 not in ds:
+            raise InvalidObjectError(
+                f"{label}: expected a DICOM file (a 128-byte preamble and 'DICM'), found "
+                f"{len(data)} bytes that are not DICOM")
+    except Exception as exc:  # noqa: BLE001 - truncated or malformed files raise many kinds
+        raise InvalidObjectError(f"{label}: expected a complete DICOM file, found a broken one ({type(exc).__name__}: {exc})") from exc
+    try:
+        for elem in ds.iterall():  # decode every element now, so malformed values surface here
+            _ = elem.value
+    except Exception as exc:  # noqa: BLE001
+        raise InvalidObjectError(f"{label}: malformed element ({type(exc).__name__}: {exc})") from exc
+    return ds
+
+
+def validate_object(ds: Dataset, label: str, *, max_pixel_bytes: int = MAX_PIXEL_BYTES) -> None:
+    """Raise if ``ds`` lacks what publication needs or describes absurd pixel data."""
+    sop_class = str(ds.get("SOPClassUID", "") or "")
+    if sop_class == MEDIA_STORAGE_DIRECTORY:
+        raise NotAnObjectError(f"{label}: a DICOMDIR index, not an object; ingest its folder or the DICOMDIR itself")
+    for tag, name in _REQUIRED:
+        value = ds.get(tag)
+        if value is None or not str(value.value or "").strip():
+            raise InvalidObjectError(f"{label}: expected {_tag(tag)} {name}, found none")
+    name = UID(sop_class).name if sop_class else ""
+    has_pixels = any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009))
+    if "Image Storage" in name and not has_pixels:
+        raise InvalidObjectError(f"{label}: expected (7FE0,0010) Pixel Data for {name}, found none")
+    if not has_pixels:
+        return
+    for tag, desc in _PIXEL_DESCRIPTION:
+        if tag not in ds or ds[tag].value in (None, ""):
+            raise InvalidObjectError(f"{label}: expected {_tag(tag)} {desc} with the pixel data, found none")
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    bits, spp = int(ds.BitsAllocated), int(ds.SamplesPerPixel)
+    try:
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError):
+        raise InvalidObjectError(f"{label}: expected (0028,0008) Number of Frames to be an integer, "
+                                 f"found {ds.NumberOfFrames!r}") from None
+    if rows < 1 or cols < 1 or frames < 1:
+        raise InvalidObjectError(f"{label}: expected positive dimensions, found (0028,0010) Rows={rows}, "
+                                 f"(0028,0011) Columns={cols}, (0028,0008) Number of Frames={frames}")
+    if bits not in (1, 8, 16, 32, 64) or spp not in (1, 3, 4):
+        raise InvalidObjectError(f"{label}: expected (0028,0100) Bits Allocated in 1/8/16/32/64 and (0028,0002) "
+                                 f"Samples per Pixel 1/3/4, found {bits} and {spp}")
+    expected = rows * cols * frames * spp * bits // 8 if bits >= 8 else (rows * cols * frames * spp + 7) // 8
+    if expected > max_pixel_bytes:
+        raise InvalidObjectError(
+            f"{label}: {rows}x{cols}x{frames} frames x {spp} samples x {bits} bits = {expected} bytes of pixels, "
+            f"more than the limit of {max_pixel_bytes} bytes (absurd dimensions?)")
+    if 0x7FE00010 in ds and not ds.file_meta.TransferSyntaxUID.is_compressed:
+        found = len(ds.PixelData)
+        if found < expected:
+            raise InvalidObjectError(
+                f"{label}: (7FE0,0010) Pixel Data holds {found} bytes, expected {expected} for "
+                f"{rows}x{cols}x{frames} frames x {spp} samples x {bits} bits (truncated?)")
