@@ -7,6 +7,7 @@ Subcommands
 ``caselib datasets``         the data sets of the manifest with licences and citations
 ``caselib ingest SRC --archive DIR``  de-identify, verify, store and catalog
 ``caselib deidentify SRC DEST``       plain folder-to-folder de-identification
+``caselib verify ARCHIVE``            re-run the residual-PHI scan over an archive
 ``caselib catalog ARCHIVE`` summary of an archive's SQLite catalog
 ``caselib doctor``          check packages, decoders, data and the demo archive
 ``caselib demo build|serve`` build the demo case library and open it in JupyterLab
@@ -70,7 +71,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from caselib.demo import build_demo_archive, serve_command
 
     if args.action in ("build", "run"):
-        report = build_demo_archive(Path(args.archive), progress=not args.no_progress)
+        report = build_demo_archive(Path(args.archive), progress=not args.no_progress, workers=args.workers)
         print(report.summary())
     if args.action in ("serve", "run"):
         cmd = serve_command(Path(args.archive), port=args.port, notebooks=Path(args.notebooks))
@@ -97,6 +98,14 @@ def _cmd_deidentify(args: argparse.Namespace) -> int:
     print(report.summary().replace("ingested", "de-identified", 1))
     print(f"report: {Path(args.dest) / 'deid-report.json'}")
     return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from caselib.ingest import verify_archive
+
+    result = verify_archive(args.archive, progress=False if args.no_progress else None)
+    print(result.summary())
+    return 0 if result.ok else 1
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
@@ -154,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_deidentify)
 
+    p = sub.add_parser("verify", help="re-run the residual-PHI scan over a whole archive")
+    p.add_argument("archive")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_verify)
+
     p = sub.add_parser("catalog", help="summarise the SQLite catalog of an archive")
     p.add_argument("archive", help="archive folder (or its catalog.sqlite)")
     p.set_defaults(func=_cmd_catalog)
@@ -168,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--archive", default="demo_archive", help="archive folder (default: demo_archive)")
     p.add_argument("--notebooks", default="notebooks", help="notebook folder to open")
     p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--workers", type=int, default=None, help="ingest processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_demo)
     return parser

@@ -92,14 +92,22 @@ def _check_data(fetch_data: bool) -> Check:
 
 
 def _check_archive(archive: str | Path | None) -> Check:
-    from caselib.demo import load_library
+    from caselib.archive import ArchiveLayout
+    from caselib.catalog import Catalog
+    from caselib.demo import default_archive
     from caselib.errors import CaselibError
 
+    layout = ArchiveLayout.at(archive if archive is not None else default_archive())
+    fix = "run `make demo` (or `caselib demo build`)"
+    if not layout.catalog.is_file():
+        return Check("demo archive", False, f"no catalog at {layout.catalog}", fix)
     try:
-        library = load_library(archive)
+        with Catalog.open(layout.root, readonly=True) as catalog:
+            summary = catalog.summary()
     except CaselibError as exc:
-        return Check("demo archive", False, str(exc), "run `make demo` (or `caselib demo build`)")
-    return Check("demo archive", True, f"{len(library['series'])} series in {library['root']}")
+        return Check("demo archive", False, str(exc), fix)
+    n_series = summary.n_series
+    return Check("demo archive", n_series > 0, f"{n_series} series in {layout.root.resolve()}", fix)
 
 
 def run_checks(*, fetch_data: bool = True, archive: str | Path | None = None) -> list[Check]:

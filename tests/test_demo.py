@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from caselib.archive import ArchiveLayout
+from caselib.catalog import Catalog
 from caselib.data import load_manifest
-from caselib.demo import build_demo_archive, load_library
+from caselib.demo import build_demo_archive
 from caselib.doctor import format_checks, run_checks
-from caselib.errors import DataError
+from caselib.ingest import Quarantine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,43 +28,52 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def demo_archive(tmp_path_factory):
     archive = tmp_path_factory.mktemp("demo") / "archive"
-    report = build_demo_archive(archive, progress=False)
+    report = build_demo_archive(archive, progress=False, workers=2)
     return archive, report
 
 
-def test_demo_archive_holds_every_demo_file_and_series(demo_archive):
+def _series_by_dataset(archive: Path) -> dict[str, list[dict]]:
+    with Catalog.open(archive, readonly=True) as catalog:
+        frame = catalog.series()
+    out: dict[str, list[dict]] = {}
+    for row in frame.to_dict("records"):
+        out.setdefault(row["dataset"], []).append(row)
+    return out
+
+
+def test_demo_archive_is_ingested_deidentified_and_cataloged(demo_archive):
     archive, report = demo_archive
     demo = load_manifest().select(demo=True)
     assert report.n_files == len(demo)
-    for entry in demo:
-        assert (archive / "files" / entry.key).is_file(), entry.key
-    library = load_library(archive)
-    by_dataset: dict[str, list[dict]] = {}
-    for s in library["series"]:
-        by_dataset.setdefault(s["dataset"], []).append(s)
+    ingest = report.ingest
+    # every demo file is accounted for: published, or quarantined with a reason
+    assert ingest.published + ingest.quarantined + ingest.ignored == len(demo)
+    by_dataset = _series_by_dataset(archive)
     lung = by_dataset["tcia-lung-ct"]
     assert len(lung) == 1 and lung[0]["n_instances"] == 30 and lung[0]["modality"] == "CT"
-    assert "doi:10.7937/TCIA.2020.NNC2-0461" in lung[0]["citation"]
     head = by_dataset["ge-head-ct"]
-    assert any("tilt" in w.lower() for w in head[0]["warnings"])
+    assert any("tilt" in w.lower() for w in head[0]["geometry_warnings"])
     assert len(by_dataset["tcia-covid-ct-followup"]) == 12  # 6 patients x 2 studies, one slice each
     assert by_dataset["pediatric-brain-mr"][0]["n_instances"] == 192
-    assert {s["modality"] for s in library["series"]} >= {"CT", "MR", "PT", "CR", "US", "MG"}
-    assert "series" in report.summary() and str(archive) in report.summary()
+    # stored losslessly compressed, under de-identified UIDs (2.25.<HMAC>)
+    layout = ArchiveLayout.at(archive)
+    stored = list(layout.objects.rglob("*.dcm"))
+    assert len(stored) == ingest.published
+    assert all(p.parent.name.startswith("2.25.") for p in stored)
+    # objects that may show burned-in text are never published silently
+    stages = {r.stage for r in Quarantine(layout.quarantine)}
+    assert stages <= {"pixel-phi", "verify"}
+    assert "demo case library" in report.summary()
 
 
-def test_rebuilding_replaces_the_archive_atomically(demo_archive, tmp_path):
-    archive = tmp_path / "a"
-    build_demo_archive(archive, progress=False)
-    (archive / "stale-marker").write_text("x")
-    build_demo_archive(archive, progress=False)
-    assert not (archive / "stale-marker").exists()
-    assert not list(tmp_path.glob(".a.*")), "no temporary folders left behind"
-
-
-def test_load_library_without_archive_says_what_to_run(tmp_path):
-    with pytest.raises(DataError, match=r"run `caselib demo build --archive .*` \(or `make demo`\) first"):
-        load_library(tmp_path / "missing")
+def test_rebuilding_the_demo_converges(demo_archive):
+    archive, _ = demo_archive
+    before = sorted(p.relative_to(archive) for p in ArchiveLayout.at(archive).objects.rglob("*.dcm"))
+    again = build_demo_archive(archive, progress=False, workers=1)
+    assert again.ingest.published == 0
+    after = sorted(p.relative_to(archive) for p in ArchiveLayout.at(archive).objects.rglob("*.dcm"))
+    assert before == after
+    assert not (ArchiveLayout.at(archive).private / "demo-source").exists()
 
 
 def test_doctor_reports_ok_and_failures_with_fixes(demo_archive, tmp_path):

@@ -9,6 +9,8 @@ with a reason.  Re-running converges; originals are never modified.
 from __future__ import annotations
 
 from caselib.ingest.pipeline import (
+    ArchiveVerification,
+    verify_archive,
     Ignored,
     IngestReport,
     Published,
@@ -23,7 +25,7 @@ from caselib.ingest.sources import Limits, Rejected, SourceItem, is_unsafe_membe
 from caselib.ingest.validate import InvalidObjectError, NotAnObjectError, parse_object, validate_object
 
 __all__ = [
-    "ingest", "deidentify_folder", "default_secret_file", "IngestReport", "Published", "Refused", "Ignored", "process_object",
+    "ingest", "verify_archive", "ArchiveVerification", "deidentify_folder", "default_secret_file", "IngestReport", "Published", "Refused", "Ignored", "process_object",
     "Quarantine", "QuarantineRecord",
     "Limits", "Rejected", "SourceItem", "iter_source", "is_unsafe_member_name",
     "InvalidObjectError", "NotAnObjectError", "parse_object", "validate_object",

@@ -33,7 +33,7 @@ from caselib.ingest.quarantine import Quarantine
 from caselib.ingest.sources import Limits, Rejected, SourceItem, iter_source
 from caselib.ingest.validate import InvalidObjectError, NotAnObjectError, parse_object, validate_object
 
-__all__ = ["IngestReport", "Published", "Refused", "Ignored", "process_object", "ingest", "deidentify_folder",
+__all__ = ["verify_archive", "ArchiveVerification", "IngestReport", "Published", "Refused", "Ignored", "process_object", "ingest", "deidentify_folder",
            "default_secret_file", "Worker"]
 
 
@@ -50,6 +50,7 @@ class Published:
     study: dict[str, Any]
     series: dict[str, Any]
     instance: dict[str, Any]
+    needles: tuple[tuple[str, str, str, bool], ...] = ()  # (text, kind, source, word): PHI, private only
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
     With ``compression=None`` the de-identified object is encoded as it is
     (no transcoding): what ``caselib deidentify`` writes.
     """
-    from caselib.deid import dataset_to_bytes, pixel_phi_risk, verify
+    from caselib.deid import dataset_to_bytes, harvest_identifiers, pixel_phi_risk, verify
     from caselib.errors import CaselibError
     from caselib.store import transcode
 
@@ -178,8 +179,9 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
                        + "; ".join(sorted(set(report.paths))[:10]),
                        {"paths": sorted(set(report.paths))})
     records = _records(result.dataset, result.patient_pseudonym, out, transfer_syntax)
+    needles = tuple((n.text, n.kind, n.source, n.word) for n in harvest_identifiers(ds, deidentifier.profile))
     return Published(label, out, str(result.dataset.SOPInstanceUID),
-                     records["series"]["modality"], **records)
+                     records["series"]["modality"], **records, needles=needles)
 
 
 # --------------------------------------------------------------------------- journal
@@ -194,6 +196,9 @@ class Journal:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS handled (sha256 TEXT PRIMARY KEY, outcome TEXT NOT NULL,"
                         " sop_uid TEXT, label TEXT, time TEXT NOT NULL)")
+        # the identifying values harvested from each published object's original, so that
+        # `caselib verify ARCHIVE` can re-scan the archive without the originals (PHI: private only)
+        self.db.execute("CREATE TABLE IF NOT EXISTS needles (sop_uid TEXT PRIMARY KEY, needles TEXT NOT NULL)")
 
     def get(self, sha: str) -> tuple[str, str | None] | None:
         row = self.db.execute("SELECT outcome, sop_uid FROM handled WHERE sha256 = ?", (sha,)).fetchone()
@@ -202,6 +207,14 @@ class Journal:
     def record(self, sha: str, outcome: str, sop_uid: str | None, label: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO handled VALUES (?, ?, ?, ?, ?)",
                         (sha, outcome, sop_uid, label, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+
+    def record_needles(self, sop_uid: str, needles: tuple[tuple[str, str, str, bool], ...]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO needles VALUES (?, ?)",
+                        (sop_uid, json.dumps(needles, ensure_ascii=False)))
+
+    def needles(self, sop_uid: str) -> list[tuple[str, str, str, bool]] | None:
+        row = self.db.execute("SELECT needles FROM needles WHERE sop_uid = ?", (sop_uid,)).fetchone()
+        return [tuple(n) for n in json.loads(row[0])] if row else None  # type: ignore[misc]
 
     def close(self) -> None:
         self.db.close()
@@ -314,6 +327,7 @@ def ingest(
     limits: Limits | None = None,
     progress: bool | None = None,
     on_published: Callable[[Published], None] | None = None,
+    series_fields: Callable[[str], dict[str, Any]] | None = None,
 ) -> IngestReport:
     """Ingest every object of ``source`` into ``archive``; never raises for one bad object.
 
@@ -331,6 +345,11 @@ def ingest(
         Processes; default all available cores.  ``1`` runs in this process.
     progress : bool, optional
         Show a progress bar (default: when standard error is a terminal).
+    on_published : callable, optional
+        Called with each :class:`Published` outcome after it is stored and cataloged.
+    series_fields : callable, optional
+        ``label -> dict`` of extra catalog series fields for the object of that
+        source label (e.g. ``{"dataset": "tcia-lung-ct"}`` for the demo library).
 
     Returns
     -------
@@ -392,12 +411,16 @@ def ingest(
         except Exception as exc:  # noqa: BLE001
             quarantine_it(outcome.label, "store", f"{type(exc).__name__}: {exc}", data, {}, sha)
             return
+        series = dict(outcome.series)
+        if series_fields is not None:
+            series.update(series_fields(outcome.label))
         with catalog.transaction():
             catalog.add_patient(PatientRecord(**outcome.patient))
             catalog.add_study(StudyRecord(**outcome.study))
-            catalog.add_series(SeriesRecord(**outcome.series))
+            catalog.add_series(SeriesRecord(**series))
             catalog.add_instances([InstanceRecord(**outcome.instance)])
-        touched_series[outcome.series["series_uid"]] = outcome.series
+        touched_series[series["series_uid"]] = series
+        journal.record_needles(outcome.sop_uid, outcome.needles)
         journal.record(sha, "published", outcome.sop_uid, outcome.label)
         if put.status == "written":
             report.published += 1
@@ -559,3 +582,79 @@ def deidentify_folder(
     report.seconds = time.perf_counter() - start
     (dest / "deid-report.json").write_text(report.to_json(), encoding="utf-8")
     return report
+
+
+@dataclass
+class ArchiveVerification:
+    """The result of :func:`verify_archive`."""
+
+    archive: str
+    checked: int = 0
+    without_record: list[str] = field(default_factory=list)
+    leaks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.leaks and not self.without_record
+
+    def summary(self) -> str:
+        lines = [f"verified {self.checked} objects of {self.archive}: "
+                 + ("no residual PHI found" if not self.leaks else f"{len(self.leaks)} objects with residual PHI")]
+        for leak in self.leaks[:50]:
+            lines.append(f"  {leak['path']}: {', '.join(leak['paths'])}")
+        if self.without_record:
+            lines.append(f"  {len(self.without_record)} objects have no recorded identifiers to check against "
+                         f"(not ingested by caselib?): " + ", ".join(self.without_record[:5]))
+        return "\n".join(lines)
+
+
+def verify_archive(archive: str | os.PathLike[str], *, progress: bool | None = None) -> ArchiveVerification:
+    """Re-run the residual-PHI scan over every stored object of ``archive``.
+
+    Each object is searched for the identifying values harvested from its
+    original at ingest (kept in ``private/journal.sqlite``), at every nesting
+    level and in the raw bytes, plus the configured patterns (phone numbers,
+    e-mail addresses, dates in free text, record numbers).  Reports the tag
+    paths of hits, never the values.
+    """
+    import sys
+
+    from pydicom import Dataset
+
+    from caselib.deid import Needle, verify
+    from caselib.store import LocalStore
+
+    layout = ArchiveLayout.at(archive)
+    if not layout.objects.is_dir():
+        from caselib.errors import DataError
+
+        raise DataError(f"no archive at {layout.root}: expected {layout.objects}")
+    result = ArchiveVerification(str(layout.root))
+    journal = Journal(layout.journal)
+    store = LocalStore(layout.root)
+    keys = list(store.iter_instances())
+    bar = None
+    if progress if progress is not None else sys.stderr.isatty():
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(keys), desc="verify", unit="obj")
+    try:
+        for key in keys:
+            path = store.path_for(key)
+            rel = str(path.relative_to(layout.root))
+            recorded = journal.needles(key.sop_instance_uid)
+            if recorded is None:
+                result.without_record.append(rel)
+                recorded = []
+            needles = [Needle(text=t, kind=k, source=src, word=w) for t, k, src, w in recorded]
+            report = verify(Dataset(), path, extra_needles=needles)
+            result.checked += 1
+            if not report.ok:
+                result.leaks.append({"path": rel, "paths": sorted(set(report.paths))})
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        journal.close()
+    return result

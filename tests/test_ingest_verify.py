@@ -1,0 +1,63 @@
+"""`caselib verify ARCHIVE`: the residual-PHI scan re-run over a stored archive."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pydicom
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from caselib.archive import ArchiveLayout
+from caselib.ingest import ingest, verify_archive
+
+
+def _ct(path, name="Zanzibar^Quentin", pid="MRN-7733191"):
+    ds = pydicom.Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = uid = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, uid
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = name, pid, "19510203"
+    ds.StudyDate, ds.Modality, ds.InstitutionName = "20240105", "CT", "Quentin Memorial Hospital"
+    ds.Rows = ds.Columns = 16
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+    ds.PixelData = (np.arange(256, dtype=np.uint16) * 7).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return ds
+
+
+def test_verify_archive_is_clean_after_ingest_and_catches_a_planted_leak(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    _ct(src / "a.dcm")
+    archive = tmp_path / "archive"
+    report = ingest(src, archive, workers=1, progress=False)
+    assert report.published == 1
+    clean = verify_archive(archive, progress=False)
+    assert clean.ok and clean.checked == 1
+
+    # tamper with the stored object: a later tool wrote the patient's ID and name back
+    stored = next(ArchiveLayout.at(archive).objects.rglob("*.dcm"))
+    ds = pydicom.dcmread(stored)
+    ds.ImageComments = "follow-up of MRN-7733191"
+    seq_item = pydicom.Dataset()
+    seq_item.PersonName = "Zanzibar^Quentin"
+    ds.ContentCreatorIdentificationCodeSequence = [seq_item]
+    ds.save_as(stored)
+    dirty = verify_archive(archive, progress=False)
+    assert not dirty.ok
+    (leak,) = dirty.leaks
+    assert any("ImageComments" in p for p in leak["paths"])
+    assert any("ContentCreatorIdentificationCodeSequence[0].PersonName" in p for p in leak["paths"])
+    text = dirty.summary()
+    assert "residual PHI" in text and "MRN-7733191" not in text, "the report names tags, never values"
+
+    cli = subprocess.run([sys.executable, "-m", "caselib.cli", "verify", str(archive), "--no-progress"],
+                         capture_output=True, text=True)
+    assert cli.returncode == 1 and "1 objects with residual PHI" in cli.stdout
