@@ -9,6 +9,7 @@ Subcommands
 ``caselib deidentify SRC DEST``       plain folder-to-folder de-identification
 ``caselib verify ARCHIVE``            re-run the residual-PHI scan over an archive
 ``caselib catalog ARCHIVE`` summary of an archive's SQLite catalog
+``caselib quarantine list|show|release``  review objects held back (pixel PHI ...)
 ``caselib doctor``          check packages, decoders, data and the demo archive
 ``caselib demo build|serve`` build the demo case library and open it in JupyterLab
 
@@ -115,6 +116,53 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_quarantine(args: argparse.Namespace) -> int:
+    from caselib.ingest.review import (
+        default_preview_path,
+        list_quarantined,
+        publish_released,
+        release,
+        released,
+        render_preview,
+    )
+
+    try:
+        if args.action == "list":
+            records = list_quarantined(args.archive, stage=args.stage, pending=args.pending)
+            for r in records:
+                rel = released(args.archive, r.id)
+                status = f"released: {rel.decision.describe()}" if rel is not None else "pending"
+                print(f"{r.id}  [{r.stage}]  {r.time}  {status}")
+                print(f"    {r.reason}")
+            print(f"{len(records)} quarantined object(s) in {args.archive}")
+            return 0
+        if args.action == "show":
+            out = Path(args.out) if args.out else default_preview_path(args.archive, args.id)
+            preview = render_preview(args.archive, args.id, out, mask=args.mask)
+            print(f"{args.id}: {'; '.join(preview.reasons)}")
+            print(f"  suspected text regions (row0, col0, row1, col1): {len(preview.text_regions)}")
+            for rect in preview.text_regions:
+                print(f"    {rect}")
+            if preview.mask is not None:
+                print(f"  mask {preview.mask.name}: {list(preview.mask.rectangles)} ({preview.mask.why})")
+            else:
+                print("  no configured mask matches (add one to ARCHIVE/private/pixel_masks.yaml)")
+            print(f"  preview (it shows the burned-in text; keep it private): {preview.path}")
+            return 0
+        rec = release(args.archive, args.id, reviewer=args.reviewer, reason=args.reason,
+                      mask=args.mask, reviewed_clean=args.clean, force=args.force)
+        print(f"released {rec.id}: {rec.decision.describe()}")
+        if rec.uncovered_text_regions:
+            print(f"  note: {len(rec.uncovered_text_regions)} suspected text region(s) outside the mask stay visible")
+        if not args.no_publish:
+            print(publish_released(args.archive, args.id, compression=args.compression).summary())
+        return 0
+    except (KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"caselib quarantine {args.action}: error: {message}", file=sys.stderr)
+        return 2
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from caselib.doctor import format_checks, run_checks
 
@@ -171,6 +219,30 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("catalog", help="summarise the SQLite catalog of an archive")
     p.add_argument("archive", help="archive folder (or its catalog.sqlite)")
     p.set_defaults(func=_cmd_catalog)
+
+    p = sub.add_parser("quarantine", help="list, preview and release quarantined objects")
+    qsub = p.add_subparsers(dest="action", required=True)
+    q = qsub.add_parser("list", help="quarantined objects with their reasons and release status")
+    q.add_argument("--archive", required=True, help="archive folder")
+    q.add_argument("--stage", default=None, help="only this stage (e.g. pixel-phi, verify, read)")
+    q.add_argument("--pending", action="store_true", help="leave out released objects")
+    q = qsub.add_parser("show", help="preview: suspected text outlined in red, the mask in cyan")
+    q.add_argument("id", help="quarantine id (from 'caselib quarantine list')")
+    q.add_argument("--archive", required=True, help="archive folder")
+    q.add_argument("--out", default=None, help="PNG to write (default ARCHIVE/private/previews/ID.png)")
+    q.add_argument("--mask", default=None, help="mask name to show (default: the matching configured mask)")
+    q = qsub.add_parser("release", help="publish a quarantined object with a mask or as reviewed-clean")
+    q.add_argument("id", help="quarantine id")
+    q.add_argument("--archive", required=True, help="archive folder")
+    q.add_argument("--reviewer", required=True, help="who looked at the image")
+    q.add_argument("--reason", required=True, help="why it may be published")
+    how = q.add_mutually_exclusive_group(required=True)
+    how.add_argument("--mask", help="mask name, or 'auto' for the configured mask matching the image")
+    how.add_argument("--clean", action="store_true", help="reviewed: no identifying text in the pixels")
+    q.add_argument("--force", action="store_true", help="with --clean: although suspected text was found")
+    q.add_argument("--no-publish", action="store_true", help="only record the release; the next ingest publishes")
+    q.add_argument("--compression", default="jpeg-ls", choices=["jpeg-ls", "jpeg2000", "rle", "none"])
+    p.set_defaults(func=_cmd_quarantine)
 
     p = sub.add_parser("doctor", help="check packages, decoders, data and the demo archive")
     p.add_argument("--no-fetch", action="store_true", help="only look at the cache, fetch nothing")

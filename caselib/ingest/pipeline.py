@@ -51,6 +51,7 @@ class Published:
     study: dict[str, Any]
     series: dict[str, Any]
     instance: dict[str, Any]
+    pixel_decision: str | None = None   # PixelDecision.describe() when pixel PHI was reviewed
     needles: tuple[tuple[str, str, str, bool], ...] = ()  # (text, kind, source, word): PHI, private only
 
 
@@ -126,22 +127,28 @@ class Worker:
     """Everything one process needs to turn source bytes into an outcome."""
 
     def __init__(self, secret_path: str | os.PathLike[str], registry_path: str | os.PathLike[str],
-                 profile: str, compression: str | None) -> None:
+                 profile: str, compression: str | None, policy: Any = None) -> None:
         from caselib.deid import Deidentifier, load_secret, open_registry
 
         self.compression = compression
+        self.policy = policy  # caselib.ingest.review.PixelPolicy
         self.deidentifier = Deidentifier(profile, secret=load_secret(secret_path, create=False),
                                          registry=open_registry(registry_path))
 
     def process(self, label: str, data: bytes) -> Outcome:
-        return process_object(label, data, self.deidentifier, self.compression)
+        return process_object(label, data, self.deidentifier, self.compression, self.policy)
 
 
-def process_object(label: str, data: bytes, deidentifier: Any, compression: str | None) -> Outcome:
+def process_object(label: str, data: bytes, deidentifier: Any, compression: str | None,
+                   policy: Any = None) -> Outcome:
     """Turn one source object into bytes to publish, or say why not.  Writes nothing.
 
     With ``compression=None`` the de-identified object is encoded as it is
-    (no transcoding): what ``caselib deidentify`` writes.
+    (no transcoding): what ``caselib deidentify`` writes.  An object with
+    pixel-PHI risk is published only with a decision of ``policy``
+    (:class:`caselib.ingest.review.PixelPolicy`: a reviewer's release, a
+    reviewed decision kept in the repository, or an ``auto: true`` mask);
+    otherwise it is refused at stage ``pixel-phi``.
     """
     from caselib.deid import dataset_to_bytes, harvest_identifiers, pixel_phi_risk, verify
     from caselib.errors import CaselibError
@@ -159,11 +166,20 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
     except InvalidObjectError as exc:
         return Refused(label, "validate", str(exc))
     risks = pixel_phi_risk(ds)
+    pixel_decision: str | None = None
     if risks:
-        return Refused(label, "pixel-phi",
-                       "pixels may carry burned-in identifiers: " + "; ".join(risks)
-                       + " (review it: caselib quarantine list)",
-                       {"risks": list(risks)})
+        decision = policy.decide(ds, hashlib.sha256(data).hexdigest()) if policy is not None else None
+        if decision is None:
+            return Refused(label, "pixel-phi",
+                           "pixels may carry burned-in identifiers: " + "; ".join(risks)
+                           + " (review it: caselib quarantine list)",
+                           {"risks": list(risks)})
+        try:
+            ds = decision.apply(ds)  # a masked copy (or ds itself when reviewed clean)
+        except Exception as exc:  # noqa: BLE001 - a mask that cannot be applied keeps the object in quarantine
+            return Refused(label, "pixel-phi", f"cannot apply {decision.describe()}: {type(exc).__name__}: {exc}",
+                           {"risks": list(risks)})
+        pixel_decision = decision.describe()
     stage = "deidentify"
     try:
         result = deidentifier.deidentify(ds)
@@ -186,7 +202,7 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
     records = _records(result.dataset, result.patient_pseudonym, out, transfer_syntax)
     needles = tuple((n.text, n.kind, n.source, n.word) for n in harvest_identifiers(ds, deidentifier.profile))
     return Published(label, out, str(result.dataset.SOPInstanceUID),
-                     records["series"]["modality"], **records, needles=needles)
+                     records["series"]["modality"], **records, needles=needles, pixel_decision=pixel_decision)
 
 
 # --------------------------------------------------------------------------- journal
@@ -247,6 +263,7 @@ class IngestReport:
     by_stage: dict[str, int] = field(default_factory=dict)
     problems: list[dict[str, str]] = field(default_factory=list)
     ignored_items: list[dict[str, str]] = field(default_factory=list)
+    pixel_reviewed: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -272,6 +289,8 @@ class IngestReport:
             lines.append(f"    [{p['stage']}] {where}")
         if len(self.problems) > 20:
             lines.append(f"    ... and {len(self.problems) - 20} more (see the JSON report)")
+        if self.pixel_reviewed:
+            lines.append(f"  published with a reviewed pixel-PHI decision: {len(self.pixel_reviewed)}")
         if self.ignored:
             lines.append(f"  ignored {self.ignored} (not objects to publish, e.g. DICOMDIR indexes)")
         return "\n".join(lines)
@@ -380,7 +399,10 @@ def ingest(
     journal = Journal(layout.journal)
     catalog = Catalog.open(layout.root)
     touched_series: dict[str, dict[str, Any]] = {}
-    worker_args = (layout.secret, layout.pseudonyms, profile, compression)
+    from caselib.ingest.review import PixelPolicy
+
+    policy = PixelPolicy.for_archive(layout.root)
+    worker_args = (layout.secret, layout.pseudonyms, profile, compression, policy)
 
     if progress is None:
         progress = sys.stderr.isatty()
@@ -436,6 +458,8 @@ def ingest(
         report.by_modality[outcome.modality] = report.by_modality.get(outcome.modality, 0) + 1
         if on_published is not None:
             on_published(outcome)
+        if outcome.pixel_decision is not None:
+            report.pixel_reviewed.append({"label": outcome.label, "decision": outcome.pixel_decision})
 
     def items() -> Iterator[tuple[str, bytes, str]]:
         for item in iter_source(source, limits):
@@ -451,7 +475,8 @@ def ingest(
                 continue
             sha = hashlib.sha256(data).hexdigest()
             done = journal.get(sha)
-            if done is not None and (done[0] != "published" or (done[1] and store.exists(done[1]))):
+            retry = done is not None and done[0] == "quarantined" and policy.has_decision(sha)  # released since
+            if done is not None and not retry and (done[0] != "published" or (done[1] and store.exists(done[1]))):
                 report.skipped_done += 1
                 if bar is not None:
                     bar.update(1)
@@ -537,7 +562,10 @@ def deidentify_folder(
     workers = workers or _default_workers()
     report = IngestReport(str(source), str(dest), profile, "none", workers)
     quarantine = Quarantine(dest / "quarantine")
-    worker_args = (secret_path, secret_path.with_name("pseudonyms.sqlite"), profile, None)
+    from caselib.ingest.review import PixelPolicy
+
+    worker_args = (secret_path, secret_path.with_name("pseudonyms.sqlite"), profile, None,
+                   PixelPolicy.for_archive(None))
     if progress is None:
         progress = sys.stderr.isatty()
     bar = None
