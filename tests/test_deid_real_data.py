@@ -96,3 +96,16 @@ def test_fast_encoder_writes_what_pydicom_writes(key):
     reference = io.BytesIO()
     result.dataset.save_as(reference, enforce_file_format=True)
     assert encode_dataset(result.dataset) == reference.getvalue()
+
+
+@pytest.mark.parametrize("key", ["pydicom/MR_small_bigendian.dcm", "pydicom/image_dfl.dcm"])
+def test_big_endian_and_deflated_files_take_the_slow_paths(key):
+    original = pydicom.dcmread(fetch(key))
+    result = Deidentifier("teaching", secret=b"slow-path-secret-0123456789abcdefg").deidentify(original)
+    data = result.to_bytes()
+    assert pydicom.dcmread(io.BytesIO(data)).PatientIdentityRemoved == "YES"
+    report = verify(original, data)
+    assert report.ok, report.summary()
+    leaky = pydicom.dcmread(io.BytesIO(data))
+    leaky.ImageComments = f"see study {original.StudyInstanceUID}"
+    assert "ImageComments" in verify(original, leaky).paths

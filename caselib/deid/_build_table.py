@@ -7,7 +7,7 @@ merges
 * the full table of revision 2024b (every option column), and
 * the rows that revision 2026c adds (tag and Basic Profile action only),
 
-from ``/work/shared/standards`` (or the folder given on the command line) and records,
+from ``../shared/standards`` beside the repository (or the folder given on the command line) and records,
 for each source file, its name, size and sha256, and for each row the revision it came
 from.  Row content is copied verbatim; only the 2026c rows gain a ``name`` looked up in
 pydicom's data dictionary where pydicom knows the tag (``name_source`` says so), and
@@ -15,7 +15,7 @@ pydicom's data dictionary where pydicom knows the tag (``name_source`` says so),
 
 Usage::
 
-    python -m caselib.deid._build_table [/work/shared/standards]
+    python -m caselib.deid._build_table [../shared/standards]
 
 The output is deterministic (sorted keys, rows in tag order), so a re-run with the same
 inputs gives a byte-identical file and any change shows up in review.
@@ -148,7 +148,7 @@ def dumps(table: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    folder = Path(argv[0]) if argv else Path("/work/shared/standards")
+    folder = Path(argv[0]) if argv else Path(__file__).resolve().parents[3] / "shared" / "standards"
     table = build(folder)
     OUT.write_text(dumps(table), encoding="utf-8")
     print(f"wrote {OUT} ({len(table['rows'])} rows)")

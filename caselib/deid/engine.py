@@ -91,6 +91,7 @@ from caselib.deid.text import (
     Needle,
     compile_matcher,
     harvest_kind,
+    matcher_token,
     needles_from_value,
     scrub_text,
     unique_needles,
@@ -123,8 +124,6 @@ IMPLEMENTATION_VERSION_NAME = f"CASELIB_{_CASELIB_VERSION}"[:16]
 # internal actions (ints for speed in the walk)
 _IGNORE = _pydicom_config.IGNORE
 _KEEP, _REMOVE, _EMPTY, _DUMMY, _CLEAN, _CLEAN_REMOVE, _UID, _AGE, _PRIVATE = range(9)
-_ACTION_NAMES = {_KEEP: "K", _REMOVE: "X", _EMPTY: "Z", _DUMMY: "D", _CLEAN: "C", _CLEAN_REMOVE: "X",
-                 _UID: "U", _AGE: "K", _PRIVATE: "X"}
 _SIMPLE = {Action.K: _KEEP, Action.X: _REMOVE, Action.Z: _EMPTY, Action.D: _DUMMY, Action.C: _CLEAN,
            Action.U: _UID}
 
@@ -136,14 +135,12 @@ _PATIENT_AGE = 0x00101010
 _SOP_INSTANCE_UID = 0x00080018
 _SOP_CLASS_UID = 0x00080016
 _STUDY_UID = 0x0020000D
-_CHARSET = 0x00080005
 _GRAPHIC_ANNOTATION_SEQ = 0x00700001
 _UNFORMATTED_TEXT = 0x00700006
 _GRAPHIC_TAGS = frozenset({"(50XX,XXXX)", "(60XX,3000)", "(60XX,4000)"})
 
 _TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UT", "UR", "PN"})
 _STR_VRS = _TEXT_VRS | {"AS", "DA", "DS", "DT", "IS", "TM", "UI"}
-_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 #: maximum value lengths (PS3.5 Table 6.2-1): a cleaned value is also made to fit its VR
 _MAX_LENGTH = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "ST": 1024, "LT": 10240}
 
@@ -919,11 +916,12 @@ class Deidentifier:
             for value in _decoded_strings(src, tag):
                 needles.extend(_needles_cached(kind, value))
         matcher = compile_matcher(needles)
+        token = matcher_token(matcher)
         for src, od, tag, vr, path in run.pending:  # type: ignore[misc]
             elem: Any = src._dict.get(tag)  # type: ignore[call-overload]
             key = None
             if elem is not None and elem.is_raw and isinstance(elem.value, bytes):
-                key = (matcher, vr, elem.value, _charset_key(src))
+                key = (token, vr, elem.value, _charset_key(src))
                 hit = _SCRUBBED.get(key, "?")
                 if hit != "?":
                     if hit is not None:
@@ -1087,12 +1085,14 @@ def harvest_identifiers(ds: Dataset, profile: Profile | str | None = None) -> tu
                 continue
             values = [v for v in _str_values(elem) if v and not (kind == "uid" and is_well_known_uid(v))]
             _add_needles(needles, kind, values, _kw(tag))
-    retained: set[str] = set()
-    _harvest_walk(ds, plan, "", 0, None, needles, retained)
+    kept_numbers: list[Any] = []
+    _harvest_walk(ds, plan, "", 0, None, needles, kept_numbers)
     # A removed number equal to a kept time or number (a step ID made of the study
     # time) is not a leak when found again: drop such digit-only identifiers.
-    needles = [n for n in needles
-               if not (n.kind == "identifier" and n.text.replace(".", "").isdigit() and n.text in retained)]
+    digits = [n for n in needles if n.kind == "identifier" and n.text.replace(".", "").isdigit()]
+    if digits:
+        retained = {v for elem in kept_numbers for v in _str_values(elem)}
+        needles = [n for n in needles if not (n in digits and n.text in retained)]
     return unique_needles(needles)
 
 
@@ -1116,7 +1116,7 @@ def _add_needles(needles: list[Needle], kind: str, values: Iterable[str], path: 
 
 
 def _harvest_walk(ds: Dataset, plan: _Plan, path: str, depth: int, overrides: dict[int, int] | None,
-                  needles: list[Needle], retained: set[str]) -> None:
+                  needles: list[Needle], kept_numbers: list[Any]) -> None:
     creators: dict[int, Any] | None = None
     for btag, elem in list(ds._dict.items()):
         tag = int(btag)
@@ -1136,14 +1136,14 @@ def _harvest_walk(ds: Dataset, plan: _Plan, path: str, depth: int, overrides: di
                 child = plan.seq_overrides.get(tag)
                 sub = {**overrides, **child} if (overrides and child) else (child or overrides)
                 for i, item in enumerate(items):
-                    _harvest_walk(item, plan, f"{p}[{i}].", depth + 1, sub, needles, retained)
+                    _harvest_walk(item, plan, f"{p}[{i}].", depth + 1, sub, needles, kept_numbers)
             else:
                 for i, item in enumerate(items):
                     _harvest_all(item, f"{p}[{i}].", needles)
             continue
         kind = None
         if vr in ("TM", "DS", "IS") and act in (_KEEP, _CLEAN):
-            retained.update(_str_values(elem))
+            kept_numbers.append(elem)  # decoded only if a digit-only identifier needs the check
             continue
         if act == _PRIVATE:
             if 0x0010 <= tag & 0xFFFF <= 0x00FF:

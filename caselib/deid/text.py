@@ -30,7 +30,7 @@ kind                needles
 ==================  =========================================================
 
 Names, identifiers and tokens match case-insensitively and only as whole words
-(not preceded or followed by a letter or digit), so ``Ann`` does not hit
+(not preceded or followed by a letter, digit or underscore), so ``Ann`` does not hit
 ``ANNOTATION``; CJK needles, dates and UIDs match anywhere.  Besides needles, the
 configured :data:`PATTERNS` (phone numbers, e-mail addresses, dates written in free
 text, long digit runs and labelled record numbers) are searched in free text.
@@ -51,8 +51,10 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import itertools
+import weakref
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = [
     "Needle",
@@ -63,6 +65,7 @@ __all__ = [
     "encoded_forms",
     "harvest_kind",
     "unique_needles",
+    "matcher_token",
     "PATTERNS",
     "ENCODINGS",
     "NAME_STOPWORDS",
@@ -142,8 +145,7 @@ def harvest_kind(keyword: str, vr: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Needle:
+class Needle(NamedTuple):
     """A string to search for, with the place it was harvested from.
 
     Attributes
@@ -269,6 +271,32 @@ def compile_matcher(needles: Iterable[Needle]) -> re.Pattern[str] | None:
         if n.kind != "age":
             (words if n.word else plain).add(n.text)
     return _compile(tuple(sorted(words, key=lambda t: (-len(t), t))), tuple(sorted(plain, key=lambda t: (-len(t), t))))
+
+
+_SERIALS: dict[int, tuple[weakref.ref[re.Pattern[str]], int]] = {}
+_SERIAL = itertools.count()
+
+
+def matcher_token(matcher: re.Pattern[str] | None) -> int:
+    """A number that identifies a compiled matcher for as long as it lives.
+
+    Used in cache keys instead of the pattern itself, whose hash is recomputed from
+    its (long) source on every lookup.
+
+    >>> m = compile_matcher([Needle("Zelda", "name")])
+    >>> matcher_token(m) == matcher_token(m) != matcher_token(None)
+    True
+    """
+    if matcher is None:
+        return -1
+    entry = _SERIALS.get(id(matcher))
+    if entry is not None and entry[0]() is matcher:
+        return entry[1]
+    serial = next(_SERIAL)
+    if len(_SERIALS) > 4096:
+        _SERIALS.clear()
+    _SERIALS[id(matcher)] = (weakref.ref(matcher), serial)
+    return serial
 
 
 @lru_cache(maxsize=512)

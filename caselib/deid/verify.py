@@ -61,7 +61,7 @@ from caselib.deid.engine import _as_strings, _dict_vr, _kw, _plan_for, dataset_t
 from caselib.deid.errors import ResidualPHIError
 from caselib.deid.private import private_creator_of
 from caselib.deid.profile import Profile
-from caselib.deid.text import ENCODINGS, PATTERNS, Needle, compile_matcher, encoded_forms
+from caselib.deid.text import ENCODINGS, PATTERNS, Needle, compile_matcher, encoded_forms, matcher_token
 
 __all__ = ["Hit", "VerificationReport", "verify"]
 
@@ -83,8 +83,9 @@ class Hit:
     value : str
         What was found (the identifying text itself: keep reports internal).
     path : str
-        Tag path in the output, e.g. ``ContentSequence[0].TextValue``; for raw
-        bytes, ``byte <offset>``.
+        Tag path in the output, e.g. ``ContentSequence[0].TextValue``, also for a
+        value found only in the raw bytes of an element (then ``encoding`` is set);
+        ``byte <offset>`` when the bytes belong to no element value.
     where : str
         ``element``, ``private element``, ``file meta`` or ``raw bytes``.
     source : str
@@ -196,26 +197,22 @@ def _bulk_ranges(ds: Dataset) -> list[tuple[int, int]]:
 
 
 @lru_cache(maxsize=256)
-def _raw_matcher(needles: tuple[tuple[str, bool], ...]) -> tuple[re.Pattern[bytes] | None, dict[bytes, int]]:
-    forms: dict[bytes, int] = {}
-    words: set[bytes] = set()
-    plain: set[bytes] = set()
+def _raw_matcher(needles: tuple[tuple[str, bool], ...]
+                 ) -> tuple[re.Pattern[bytes] | None, dict[bytes, tuple[int, bool]]]:
+    """One alternation of every byte form (lower case); the whole-word test for ASCII
+    forms is done on each match, so the regex keeps the engine's first-byte prefilter."""
+    forms: dict[bytes, tuple[int, bool]] = {}
     for index, (text, word) in enumerate(needles):
         for data in encoded_forms(text, ENCODINGS):
             if len(data) < _MIN_RAW_BYTES:
                 continue
-            low = data.lower()
-            forms.setdefault(low, index)
-            (words if word and data.isascii() else plain).add(low)
-    parts = []
-    if words:
-        parts.append(rb"(?<![A-Za-z0-9_])(?:" + b"|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-                     + rb")(?![A-Za-z0-9_])")
-    if plain:
-        parts.append(rb"(?:" + b"|".join(re.escape(w) for w in sorted(plain, key=len, reverse=True)) + rb")")
-    if not parts:
+            forms.setdefault(data.lower(), (index, word and data.isascii()))
+    if not forms:
         return None, forms
-    return re.compile(b"|".join(parts)), forms
+    return re.compile(b"|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))), forms
+
+
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 _UID_RUNS = (
@@ -245,8 +242,11 @@ def _raw_hits(data: bytes, bulk: list[tuple[int, int]], needles: tuple[Needle, .
         scanned += len(chunk)
         if regex is not None:
             for m in regex.finditer(chunk):
-                index = forms.get(m.group(0))
-                found.append((start + m.start(), m.group(0), key[index][0] if index is not None else ""))
+                index, word = forms[m.group(0)]
+                a, b = m.start(), m.end()
+                if word and ((a > 0 and chunk[a - 1] in _WORD_BYTES) or (b < len(chunk) and chunk[b] in _WORD_BYTES)):
+                    continue
+                found.append((start + a, m.group(0), key[index][0]))
         if uids:
             for run, encoding in _UID_RUNS:
                 for m in run.finditer(chunk):
@@ -258,7 +258,11 @@ def _raw_hits(data: bytes, bulk: list[tuple[int, int]], needles: tuple[Needle, .
 
 
 def _needle_key(needles: tuple[Needle, ...]) -> tuple[tuple[str, bool], ...]:
-    return tuple(sorted({(n.text, n.word) for n in needles if n.kind not in ("age", "uid")}))
+    # dates are searched in the bytes as DA writes them (and ISO); their other spellings
+    # only occur in text, which the element scan decodes and searches
+    return tuple(sorted({(n.text, n.word) for n in needles
+                         if n.kind not in ("age", "uid") and (n.kind != "date" or "/" not in n.text and
+                                                              "." not in n.text and n.text[2:3] != "-")}))
 
 
 def _raw_encoding(found: bytes, text: str) -> str:
@@ -520,6 +524,7 @@ def _scan_parsed(data: bytes, elements: list[_Element], bulk: list[tuple[int, in
         by_text.setdefault(n.text.casefold(), n)
     ages = {n.text.strip().upper(): n for n in needles if n.kind == "age"}
     union = _pattern_union(patterns)
+    token, union_token = matcher_token(matcher), matcher_token(union)
     allow = plan.allow
     for el in elements:
         if el.creator is not None and (allow is None or allow.lookup(el.tag >> 16, el.creator, el.tag & 0xFF) is None):
@@ -528,7 +533,7 @@ def _scan_parsed(data: bytes, elements: list[_Element], bulk: list[tuple[int, in
             continue
         raw = data[el.start:el.end]
         if el.vr not in ("UI", "AS"):
-            cache_key = (matcher, union, el.vr, raw, el.encodings)
+            cache_key = (token, union_token, el.vr, raw, el.encodings)
             cached = _VALUE_HITS.get(cache_key)
             if cached is not None:  # the same value in the same context: the same hits
                 hits.extend(Hit(kind, value, el.path, el.where, source) for kind, value, source in cached)
