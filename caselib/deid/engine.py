@@ -54,6 +54,7 @@ Examples
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -1086,7 +1087,15 @@ def harvest_identifiers(ds: Dataset, profile: Profile | str | None = None) -> tu
             values = [v for v in _str_values(elem) if v and not (kind == "uid" and is_well_known_uid(v))]
             _add_needles(needles, kind, values, _kw(tag))
     kept_numbers: list[Any] = []
-    _harvest_walk(ds, plan, "", 0, None, needles, kept_numbers)
+    kept_texts: list[str] = []
+    _harvest_walk(ds, plan, "", 0, None, needles, kept_numbers, kept_texts)
+    # A word of a removed identifier that the profile keeps elsewhere in the same object
+    # (the manufacturer "Philips Medical Systems" in the institution "Philips Medical Systems
+    # Hamburg") is not a leak when found again in that kept element.
+    if kept_texts:
+        kept_words = {w.casefold() for t in kept_texts for w in _WORD_RE.findall(t)}
+        kept_words |= {t.strip().casefold() for t in kept_texts}
+        needles = [n for n in needles if not (n.kind == "identifier" and n.text.casefold() in kept_words)]
     # A removed number equal to a kept time or number (a step ID made of the study
     # time) is not a leak when found again: drop such digit-only identifiers.
     digits = [n for n in needles if n.kind == "identifier" and n.text.replace(".", "").isdigit()]
@@ -1115,8 +1124,13 @@ def _add_needles(needles: list[Needle], kind: str, values: Iterable[str], path: 
         needles.extend(Needle(n.text, n.kind, path, n.word) for n in _needles_cached(kind, value))
 
 
+_WORD_RE = re.compile(r"\w+")
+# public text attributes whose kept values may repeat words of removed identifiers
+_KEPT_TEXT_VRS = frozenset({"LO", "SH", "CS"})
+
+
 def _harvest_walk(ds: Dataset, plan: _Plan, path: str, depth: int, overrides: dict[int, int] | None,
-                  needles: list[Needle], kept_numbers: list[Any]) -> None:
+                  needles: list[Needle], kept_numbers: list[Any], kept_texts: list[str] | None = None) -> None:
     creators: dict[int, Any] | None = None
     for btag, elem in list(ds._dict.items()):
         tag = int(btag)
@@ -1136,7 +1150,7 @@ def _harvest_walk(ds: Dataset, plan: _Plan, path: str, depth: int, overrides: di
                 child = plan.seq_overrides.get(tag)
                 sub = {**overrides, **child} if (overrides and child) else (child or overrides)
                 for i, item in enumerate(items):
-                    _harvest_walk(item, plan, f"{p}[{i}].", depth + 1, sub, needles, kept_numbers)
+                    _harvest_walk(item, plan, f"{p}[{i}].", depth + 1, sub, needles, kept_numbers, kept_texts)
             else:
                 for i, item in enumerate(items):
                     _harvest_all(item, f"{p}[{i}].", needles)
@@ -1144,6 +1158,9 @@ def _harvest_walk(ds: Dataset, plan: _Plan, path: str, depth: int, overrides: di
         kind = None
         if vr in ("TM", "DS", "IS") and act in (_KEEP, _CLEAN):
             kept_numbers.append(elem)  # decoded only if a digit-only identifier needs the check
+            continue
+        if kept_texts is not None and act == _KEEP and vr in _KEPT_TEXT_VRS and not (tag >> 16) & 1:
+            kept_texts.extend(_values_for(ds, btag, vr))
             continue
         if act == _PRIVATE:
             if 0x0010 <= tag & 0xFFFF <= 0x00FF:

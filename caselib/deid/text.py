@@ -189,6 +189,9 @@ def _date_forms(value: str) -> list[str]:
             f"{d}.{m}.{y}", f"{d}-{m}-{y}"]
 
 
+_UID_LIKE_RE = re.compile(r"[0-9]+(?:\.[0-9]+){3,}")
+
+
 def needles_from_value(kind: str, value: str, source: str = "") -> list[Needle]:
     """The needles one harvested value gives (see the module docstring for the rules).
 
@@ -198,6 +201,8 @@ def needles_from_value(kind: str, value: str, source: str = "") -> list[Needle]:
     ['20240315', '2024-03-15', '2024/03/15']
     >>> needles_from_value("name", "Li^Wu")
     []
+    >>> [(n.text, n.kind) for n in needles_from_value("identifier", "1.2.826.0.1.3680043.2.1125.1")]
+    [('1.2.826.0.1.3680043.2.1125.1', 'uid')]
     """
     text = str(value).strip().strip("\x00").strip()
     if not text:
@@ -222,6 +227,10 @@ def needles_from_value(kind: str, value: str, source: str = "") -> list[Needle]:
                 if family and given:
                     out.append(Needle(family + given, "name", source, word=False))
                     out.append(Needle(f"{family} {given}", "name", source, word=False))
+    elif kind == "identifier" and _UID_LIKE_RE.fullmatch(text):
+        # an identifier written as a UID (e.g. a Scheduled Procedure Step ID) is searched
+        # whole: its dotted components are registry roots shared by unrelated UIDs
+        out.append(Needle(text, "uid", source, word=False))
     elif kind == "identifier":
         if _long_enough(text, MIN_LENGTH) and text.upper() not in COMMON_WORDS:
             out.append(Needle(text, "identifier", source, word=not _is_cjk(text)))

@@ -66,6 +66,9 @@ from caselib.deid.text import ENCODINGS, PATTERNS, Needle, compile_matcher, enco
 __all__ = ["Hit", "VerificationReport", "verify"]
 
 _FREE_TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "UT", "UC", "PN"})
+# Device attributes the profiles keep; their text (build dates in Software Versions) is
+# searched for harvested identifiers but not for the generic date/phone/ID patterns.
+PATTERN_EXEMPT_TAGS = frozenset({0x00081090, 0x00181020, 0x00080070})  # model, software, manufacturer
 _STRING_VRS = _FREE_TEXT_VRS | {"AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR", "DS", "IS"}
 _BULK = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 _MIN_RAW_BYTES = 4
@@ -336,7 +339,7 @@ class _Scanner:
                         needle = self.by_text.get(m.group(0).casefold())
                         self.hits.append(Hit(needle.kind if needle else "identifier", m.group(0), p, here,
                                              needle.source if needle else ""))
-                if vr in _FREE_TEXT_VRS:
+                if vr in _FREE_TEXT_VRS and int(tag) not in PATTERN_EXEMPT_TAGS:
                     for name, pattern in self.patterns.items():
                         for m in pattern.finditer(text):
                             self.hits.append(Hit(f"pattern:{name}", m.group(0), p, here))
@@ -558,7 +561,7 @@ def _scan_parsed(data: bytes, elements: list[_Element], bulk: list[tuple[int, in
                     needle = by_text.get(m.group(0).casefold())
                     hits.append(Hit(needle.kind if needle else "identifier", m.group(0), el.path, el.where,
                                     needle.source if needle else ""))
-            if el.vr in _FREE_TEXT_VRS and union.search(text):
+            if el.vr in _FREE_TEXT_VRS and el.tag not in PATTERN_EXEMPT_TAGS and union.search(text):
                 for name, pattern in patterns.items():
                     for m in pattern.finditer(text):
                         hits.append(Hit(f"pattern:{name}", m.group(0), el.path, el.where))

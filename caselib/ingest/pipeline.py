@@ -90,6 +90,15 @@ def _int(ds: Any, keyword: str) -> int | None:
         return None
 
 
+def _spacing(value: Any) -> tuple[float, float] | None:
+    """(row, column) mm from (0028,0030), or None when absent or not two positive numbers."""
+    try:
+        row, col = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return (row, col) if row > 0 and col > 0 else None
+
+
 def _iso_date(da: str | None) -> str | None:
     if not da or len(da) < 8 or not da[:8].isdigit():
         return None
@@ -112,8 +121,7 @@ def _records(ds: Any, pseudonym: str | None, data: bytes, transfer_syntax: str) 
                    "description": _text(ds, "SeriesDescription"),
                    "series_number": _int(ds, "SeriesNumber"),
                    "rows": _int(ds, "Rows"), "columns": _int(ds, "Columns"),
-                   "pixel_spacing": (float(spacing[0]), float(spacing[1]))
-                   if spacing is not None and len(spacing) == 2 else None},
+                   "pixel_spacing": _spacing(spacing)},
         "instance": {"sop_uid": sop_uid, "series_uid": series_uid,
                      "instance_number": _int(ds, "InstanceNumber"),
                      "path": f"objects/{study_uid}/{series_uid}/{sop_uid}.dcm",
@@ -150,7 +158,7 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
     reviewed decision kept in the repository, or an ``auto: true`` mask);
     otherwise it is refused at stage ``pixel-phi``.
     """
-    from caselib.deid import dataset_to_bytes, harvest_identifiers, pixel_phi_risk, verify
+    from caselib.deid import dataset_to_bytes, pixel_phi_risk, verify
     from caselib.errors import CaselibError
     from caselib.store import transcode
 
@@ -193,14 +201,14 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
         return Refused(label, stage, str(exc))
     except Exception as exc:  # noqa: BLE001 - a crash on one object must not stop the run
         return Refused(label, stage, f"{type(exc).__name__}: {exc}")
-    report = verify(ds, out)
+    report = verify(ds, out, profile=deidentifier.profile)
     if not report.ok:
         # the hits name tag paths only; never the values, which are PHI
         return Refused(label, "verify", "residual PHI found after de-identification in "
                        + "; ".join(sorted(set(report.paths))[:10]),
                        {"paths": sorted(set(report.paths))})
     records = _records(result.dataset, result.patient_pseudonym, out, transfer_syntax)
-    needles = tuple((n.text, n.kind, n.source, n.word) for n in harvest_identifiers(ds, deidentifier.profile))
+    needles = tuple((n.text, n.kind, n.source, n.word) for n in report.harvested)
     return Published(label, out, str(result.dataset.SOPInstanceUID),
                      records["series"]["modality"], **records, needles=needles, pixel_decision=pixel_decision)
 
@@ -430,6 +438,15 @@ def ingest(
         if isinstance(outcome, Refused):
             quarantine_it(outcome.label, outcome.stage, outcome.reason, data, outcome.details, sha)
             return
+        series = dict(outcome.series)
+        if series_fields is not None:
+            series.update(series_fields(outcome.label))
+        try:  # records validate on construction: a bad one is refused before anything is written
+            records = (PatientRecord(**outcome.patient), StudyRecord(**outcome.study),
+                       SeriesRecord(**series), InstanceRecord(**outcome.instance))
+        except (ValueError, TypeError) as exc:
+            quarantine_it(outcome.label, "catalog", f"cannot catalog the object: {exc}", data, {}, sha)
+            return
         try:
             put = store.put(outcome.data)
         except ConflictError as exc:
@@ -438,14 +455,11 @@ def ingest(
         except Exception as exc:  # noqa: BLE001
             quarantine_it(outcome.label, "store", f"{type(exc).__name__}: {exc}", data, {}, sha)
             return
-        series = dict(outcome.series)
-        if series_fields is not None:
-            series.update(series_fields(outcome.label))
         with catalog.transaction():
-            catalog.add_patient(PatientRecord(**outcome.patient))
-            catalog.add_study(StudyRecord(**outcome.study))
-            catalog.add_series(SeriesRecord(**series))
-            catalog.add_instances([InstanceRecord(**outcome.instance)])
+            catalog.add_patient(records[0])
+            catalog.add_study(records[1])
+            catalog.add_series(records[2])
+            catalog.add_instances([records[3]])
         touched_series[series["series_uid"]] = series
         journal.record_needles(outcome.sop_uid, outcome.needles)
         journal.record(sha, "published", outcome.sop_uid, outcome.label)
@@ -512,10 +526,11 @@ def _refresh_series(catalog: Any, layout: ArchiveLayout, touched: dict[str, dict
         if not collection.series:
             continue
         s = collection.series[0]
+        thickness = s.slice_thickness if s.slice_thickness and s.slice_thickness > 0 else None
         record = SeriesRecord(**{**fields,
                                  "n_instances": len(s.instances),
                                  "n_frames": s.number_of_frames,
-                                 "slice_thickness": s.slice_thickness,
+                                 "slice_thickness": thickness,
                                  "geometry_warnings": tuple(s.warnings)})
         catalog.add_series(record)
 
