@@ -95,7 +95,8 @@ def _cmd_deidentify(args: argparse.Namespace) -> int:
     from caselib.ingest import deidentify_folder
 
     report = deidentify_folder(args.source, args.dest, profile=args.profile, secret_file=args.secret_file,
-                               workers=args.workers, progress=False if args.no_progress else None)
+                               quarantine_dir=args.quarantine, workers=args.workers,
+                               progress=False if args.no_progress else None)
     print(report.summary().replace("ingested", "de-identified", 1))
     print(f"report: {Path(args.dest) / 'deid-report.json'}")
     return 0
@@ -207,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="teaching")
     p.add_argument("--secret-file", default=None,
                    help="HMAC secret (default: $CASELIB_SECRET_FILE or ~/.local/share/caselib/secret.key)")
+    p.add_argument("--quarantine", default=None,
+                   help="folder for refused objects (default: DEST-quarantine beside DEST; they may hold PHI)")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_deidentify)

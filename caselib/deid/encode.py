@@ -165,6 +165,14 @@ def encode_dataset(ds: Dataset) -> bytes:
         return buf.getvalue()
 
 
+def _uid_text(elem: Any) -> str:
+    """A UI element's value as text, whether it is still raw bytes or already decoded."""
+    value = elem.value
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value or "").rstrip("\x00 ")
+
+
 def _fast(ds: Dataset) -> bytes:
     meta = ds.__dict__.get("file_meta")
     if meta is None or 0x00020010 not in meta._dict:
@@ -181,7 +189,7 @@ def _fast(ds: Dataset) -> bytes:
     data: Any = ds._dict
     for ds_tag, meta_tag in ((0x00080016, 0x00020002), (0x00080018, 0x00020003)):
         elem = data.get(ds_tag)
-        if elem is not None and (not elem.is_raw or elem.value != meta._dict[meta_tag].value):
+        if elem is not None and _uid_text(elem) != _uid_text(meta._dict[meta_tag]):
             raise _Fallback("File Meta UIDs are not the dataset's")
     preamble = ds.__dict__.get("preamble") or b"\x00" * 128
     if len(preamble) != 128:

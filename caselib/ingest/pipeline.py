@@ -550,6 +550,7 @@ def deidentify_folder(
     *,
     profile: str = "teaching",
     secret_file: str | os.PathLike[str] | None = None,
+    quarantine_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     limits: Limits | None = None,
     progress: bool | None = None,
@@ -557,9 +558,13 @@ def deidentify_folder(
     """Plain folder-to-folder de-identification (``caselib deidentify``).
 
     Writes ``DEST/<Study>/<Series>/<SOP>.dcm`` (de-identified UIDs; no
-    transcoding), refused objects under ``DEST/quarantine/`` with their reasons,
-    and ``DEST/deid-report.json``.  The secret and the pseudonym registry stay
-    outside ``DEST`` (``secret_file`` and a ``pseudonyms.sqlite`` beside it).
+    transcoding) and ``DEST/deid-report.json``.  Refused objects, which may hold
+    PHI, go to ``quarantine_dir`` (default: ``DEST-quarantine`` beside ``DEST``,
+    never inside it, so publishing ``DEST`` cannot publish them).  The secret and
+    the pseudonym registry stay outside ``DEST`` too (``secret_file`` and a
+    ``pseudonyms.sqlite`` beside it).  Output files are renamed into place
+    atomically but not fsync'd one by one (this is a batch conversion; re-run it
+    after a crash).
     """
     import sys
 
@@ -576,7 +581,10 @@ def deidentify_folder(
     load_secret(secret_path, create=True)
     workers = workers or _default_workers()
     report = IngestReport(str(source), str(dest), profile, "none", workers)
-    quarantine = Quarantine(dest / "quarantine")
+    qdir = Path(quarantine_dir) if quarantine_dir is not None else dest.with_name(dest.name + "-quarantine")
+    if qdir.resolve().is_relative_to(dest.resolve()):
+        raise ValueError(f"the quarantine {qdir} must not live inside the output folder {dest}: it holds originals")
+    quarantine = Quarantine(qdir)
     from caselib.ingest.review import PixelPolicy
 
     worker_args = (secret_path, secret_path.with_name("pseudonyms.sqlite"), profile, None,
@@ -609,7 +617,7 @@ def deidentify_folder(
         for outcome, data, _ in _process_all(items(), workers, worker_args):
             if isinstance(outcome, Published):
                 inst = outcome.instance
-                _atomic_write(dest / inst["path"].removeprefix("objects/"), outcome.data)
+                _atomic_write(dest / inst["path"].removeprefix("objects/"), outcome.data, fsync=False)
                 report.published += 1
                 report.bytes_in += len(data)
                 report.bytes_out += len(outcome.data)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 
 from pydicom import Dataset, dcmread
+from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.uid import UID
 
@@ -70,12 +71,32 @@ def parse_object(data: bytes, label: str) -> Dataset:
                 f"{len(data)} bytes that are not DICOM")
     except Exception as exc:  # noqa: BLE001 - truncated or malformed files raise many kinds
         raise InvalidObjectError(f"{label}: expected a complete DICOM file, found a broken one ({type(exc).__name__}: {exc})") from exc
-    try:
-        for elem in ds.iterall():  # decode every element now, so malformed values surface here
-            _ = elem.value
-    except Exception as exc:  # noqa: BLE001
-        raise InvalidObjectError(f"{label}: malformed element ({type(exc).__name__}: {exc})") from exc
+    _check_elements(ds, label, "")
     return ds
+
+
+_BULK_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
+
+
+def _check_elements(ds: Dataset, label: str, path: str) -> None:
+    """Decode every element into a throw-away copy, so malformed values surface here.
+
+    The dataset keeps its raw elements (decoding them in place would make every later
+    step slower and defeat the fast writer).  Bulk binary data is not decoded.
+    """
+    for tag, elem in ds._dict.items():
+        where = f"{path}({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        try:
+            if isinstance(elem, RawDataElement):
+                if tag == 0x7FE00010 or (elem.VR in _BULK_VRS and (elem.length or 0) > 1024):
+                    continue
+                elem = convert_raw_data_element(elem, encoding=ds._character_set, ds=ds)
+            value = elem.value
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is a malformed element
+            raise InvalidObjectError(f"{label}: malformed element {where} ({type(exc).__name__}: {exc})") from exc
+        if elem.VR == "SQ":
+            for i, item in enumerate(value or ()):
+                _check_elements(item, label, f"{where}[{i}].")
 
 
 def validate_object(ds: Dataset, label: str, *, max_pixel_bytes: int = MAX_PIXEL_BYTES) -> None:
