@@ -48,3 +48,14 @@ def test_build_dates_in_software_versions_are_not_patient_dates():
     out.ImageComments = "scanned 2010/06/30"
     report = verify(ds, out)
     assert not report.ok and any(h.kind == "pattern:date" for h in report.hits)
+
+
+def test_name_words_in_coded_values_are_vocabulary_but_still_found_in_text():
+    # a phantom named after its protocol: "Perfusion^MCA Stroke", and ImageType ...\PERFUSION
+    ds = _ds(PatientName="Perfusion^MCA Stroke", ImageType=["ORIGINAL", "PRIMARY", "PERFUSION"])
+    out = _deid(ds)
+    assert list(out.ImageType) == ["ORIGINAL", "PRIMARY", "PERFUSION"]
+    assert verify(ds, out).ok
+    out.ImageComments = "Perfusion stroke phantom"
+    report = verify(ds, out)
+    assert not report.ok and any("ImageComments" in p for p in report.paths)

@@ -301,7 +301,13 @@ def _upsert(table: str, key: str, cols: Sequence[str], values: Sequence[str] | N
             f"ON CONFLICT({key}) DO UPDATE SET {sets} WHERE {changed}")
 
 
-_PATIENT_SQL = _upsert("patients", "pseudonym", ["pseudonym", "sex", "age", "age_years", "synthetic"])
+# age: the oldest seen wins (the same whatever order the studies of a patient arrive in)
+_PATIENT_SQL = ("INSERT INTO patients(pseudonym, sex, age, age_years, synthetic) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(pseudonym) DO UPDATE SET sex = excluded.sex, synthetic = excluded.synthetic, "
+                "age = CASE WHEN patients.age_years IS NULL OR excluded.age_years > patients.age_years "
+                "THEN excluded.age ELSE patients.age END, "
+                "age_years = MAX(COALESCE(patients.age_years, excluded.age_years), "
+                "COALESCE(excluded.age_years, patients.age_years))")
 _STUDY_SQL = _upsert(
     "studies", "study_uid", ["study_uid", "patient_pk", "study_date", "accession", "description"],
     ["?", "(SELECT patient_pk FROM patients WHERE pseudonym = ?)", "?", "?", "?"])

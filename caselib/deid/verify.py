@@ -69,6 +69,14 @@ _FREE_TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "UT", "UC", "PN"})
 # Device attributes the profiles keep; their text (build dates in Software Versions) is
 # searched for harvested identifiers but not for the generic date/phone/ID patterns.
 PATTERN_EXEMPT_TAGS = frozenset({0x00081090, 0x00181020, 0x00080070})  # model, software, manufacturer
+# Name words found in coded values (CS, Code Meaning) are controlled vocabulary, not names:
+# a phantom "Perfusion^MCA Stroke" and ImageType PERFUSION, a placeholder "Enter^text" and
+# ValueType TEXT.  Names are still searched everywhere else, raw bytes included.
+_CODED_TAGS = frozenset({0x00080104})  # Code Meaning
+
+
+def _coded(vr: str, tag: int) -> bool:
+    return vr == "CS" or tag in _CODED_TAGS
 _STRING_VRS = _FREE_TEXT_VRS | {"AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR", "DS", "IS"}
 _BULK = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 _MIN_RAW_BYTES = 4
@@ -183,6 +191,8 @@ def _scan_with_pydicom(data: bytes, needles: tuple[Needle, ...], profile: Profil
         found, scanned = _raw_hits(data, _bulk_ranges(out_ds), needles)
         for offset, form, text in found:
             needle = next((n for n in needles if n.text == text), None)
+            if needle is not None and needle.kind == "name" and text.casefold() in scanner.coded_words:
+                continue  # the element scan found this word only in coded values
             scanner.hits.append(Hit(needle.kind if needle else "identifier", text, f"byte {offset}", "raw bytes",
                                     needle.source if needle else "", _raw_encoding(form, text)))
     return scanner.hits, scanner.count, scanned
@@ -297,6 +307,7 @@ class _Scanner:
         self.plan = _plan_for(profile)
         self.hits: list[Hit] = []
         self.count = 0
+        self.coded_words: set[str] = set()  # words of coded values: name hits there are vocabulary
 
     def scan(self, ds: Dataset, path: str, where: str) -> None:
         creators: dict[int, str] | None = None
@@ -337,6 +348,9 @@ class _Scanner:
                 if self.matcher is not None:
                     for m in self.matcher.finditer(text):
                         needle = self.by_text.get(m.group(0).casefold())
+                        if needle is not None and needle.kind == "name" and _coded(vr, tag):
+                            self.coded_words.add(m.group(0).casefold())
+                            continue
                         self.hits.append(Hit(needle.kind if needle else "identifier", m.group(0), p, here,
                                              needle.source if needle else ""))
                 if vr in _FREE_TEXT_VRS and int(tag) not in PATTERN_EXEMPT_TAGS:
@@ -559,6 +573,8 @@ def _scan_parsed(data: bytes, elements: list[_Element], bulk: list[tuple[int, in
             if matcher is not None:
                 for m in matcher.finditer(text):
                     needle = by_text.get(m.group(0).casefold())
+                    if needle is not None and needle.kind == "name" and _coded(el.vr, el.tag):
+                        continue
                     hits.append(Hit(needle.kind if needle else "identifier", m.group(0), el.path, el.where,
                                     needle.source if needle else ""))
             if el.vr in _FREE_TEXT_VRS and el.tag not in PATTERN_EXEMPT_TAGS and union.search(text):
@@ -577,6 +593,8 @@ def _scan_parsed(data: bytes, elements: list[_Element], bulk: list[tuple[int, in
             needle = by_text.get(text.casefold())
             i = bisect.bisect_right(starts, offset) - 1
             if i >= 0 and elements[i].start <= offset < elements[i].end:
+                if needle is not None and needle.kind == "name" and _coded(elements[i].vr, elements[i].tag):
+                    continue
                 path, where = elements[i].path, elements[i].where
             else:
                 path, where = f"byte {offset}", "raw bytes"

@@ -17,6 +17,7 @@ Originals are opened read-only and never modified.
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
@@ -173,6 +174,8 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
         return Ignored(label, str(exc))
     except InvalidObjectError as exc:
         return Refused(label, "validate", str(exc))
+    except Exception as exc:  # noqa: BLE001 - one object must never stop the run
+        return Refused(label, "validate", f"{label}: {type(exc).__name__}: {exc}")
     risks = pixel_phi_risk(ds)
     pixel_decision: str | None = None
     if risks:
@@ -227,6 +230,7 @@ class Journal:
                         " sop_uid TEXT, label TEXT, time TEXT NOT NULL)")
         # the identifying values harvested from each published object's original, so that
         # `caselib verify ARCHIVE` can re-scan the archive without the originals (PHI: private only)
+        self.db.execute("CREATE TABLE IF NOT EXISTS dirty_series (series_uid TEXT PRIMARY KEY, fields TEXT NOT NULL)")
         self.db.execute("CREATE TABLE IF NOT EXISTS needles (sop_uid TEXT PRIMARY KEY, needles TEXT NOT NULL)")
 
     def get(self, sha: str) -> tuple[str, str | None] | None:
@@ -244,6 +248,16 @@ class Journal:
     def needles(self, sop_uid: str) -> list[tuple[str, str, str, bool]] | None:
         row = self.db.execute("SELECT needles FROM needles WHERE sop_uid = ?", (sop_uid,)).fetchone()
         return [tuple(n) for n in json.loads(row[0])] if row else None  # type: ignore[misc]
+
+    def mark_dirty(self, series: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO dirty_series VALUES (?, ?)",
+                        (series["series_uid"], json.dumps(series, default=list)))
+
+    def dirty_series(self) -> dict[str, dict[str, Any]]:
+        return {uid: json.loads(f) for uid, f in self.db.execute("SELECT series_uid, fields FROM dirty_series")}
+
+    def clear_dirty(self) -> None:
+        self.db.execute("DELETE FROM dirty_series")
 
     def close(self) -> None:
         self.db.close()
@@ -332,16 +346,14 @@ def _process_all(items: Iterator[tuple[str, bytes, str]], workers: int,
             yield worker.process(label, data), data, sha
         return
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=worker_args) as pool:
-        pending: dict[Future[Outcome], tuple[bytes, str]] = {}
+        queue: collections.deque[tuple[Future[Outcome], bytes, str]] = collections.deque()
         for label, data, sha in items:
-            pending[pool.submit(_run_in_worker, label, data)] = (data, sha)
-            if len(pending) >= 2 * workers:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    d, s = pending.pop(fut)
-                    yield fut.result(), d, s
-        for fut in list(pending):
-            d, s = pending.pop(fut)
+            queue.append((pool.submit(_run_in_worker, label, data), data, sha))
+            while len(queue) >= 2 * workers:  # results in submission (= source) order
+                fut, d, s = queue.popleft()
+                yield fut.result(), d, s
+        while queue:
+            fut, d, s = queue.popleft()
             yield fut.result(), d, s
 
 
@@ -461,6 +473,7 @@ def ingest(
             catalog.add_series(records[2])
             catalog.add_instances([records[3]])
         touched_series[series["series_uid"]] = series
+        journal.mark_dirty(series)
         journal.record_needles(outcome.sop_uid, outcome.needles)
         journal.record(sha, "published", outcome.sop_uid, outcome.label)
         if put.status == "written":
@@ -495,14 +508,27 @@ def ingest(
                 if bar is not None:
                     bar.update(1)
                 continue
+            try:  # numbers in source order, before any worker races for them
+                parent_deid.pseudonym_for(dcmread(io.BytesIO(data), stop_before_pixels=True, force=True))
+            except Exception:  # noqa: BLE001 - the worker reports what is wrong with it
+                pass
             yield item.label, data, sha
 
+    import io
+
+    from pydicom import dcmread
+
+    from caselib.deid import Deidentifier, open_registry
+    parent_deid = Deidentifier(profile, secret=load_secret(layout.secret, create=False),
+                               registry=open_registry(layout.pseudonyms))
     try:
+        touched_series.update(journal.dirty_series())  # series an interrupted run left unrefreshed
         for outcome, data, sha in _process_all(items(), workers, worker_args):
             finish(outcome, data, sha)
             if bar is not None:
                 bar.update(1)
         _refresh_series(catalog, layout, touched_series)
+        journal.clear_dirty()
         catalog.optimize()
     finally:
         if bar is not None:
@@ -522,16 +548,19 @@ def _refresh_series(catalog: Any, layout: ArchiveLayout, touched: dict[str, dict
 
     for series_uid, fields in touched.items():
         folder = layout.objects / fields["study_uid"] / series_uid
+        n, frames = catalog.connection.execute(
+            "SELECT COUNT(*), COALESCE(SUM(i.n_frames), 0) FROM instances i JOIN series s "
+            "ON s.series_pk = i.series_pk WHERE s.series_uid = ?", (series_uid,)).fetchone()
         collection = read(folder)
-        if not collection.series:
-            continue
-        s = collection.series[0]
-        thickness = s.slice_thickness if s.slice_thickness and s.slice_thickness > 0 else None
+        s = collection.series[0] if collection.series else None  # e.g. SEG: counted, no geometry
+        thickness = s.slice_thickness if s and s.slice_thickness and s.slice_thickness > 0 else None
+        if fields.get("pixel_spacing") is not None:  # a list after the journal's JSON
+            fields = {**fields, "pixel_spacing": tuple(fields["pixel_spacing"])}
         record = SeriesRecord(**{**fields,
-                                 "n_instances": len(s.instances),
-                                 "n_frames": s.number_of_frames,
+                                 "n_instances": n,
+                                 "n_frames": frames,
                                  "slice_thickness": thickness,
-                                 "geometry_warnings": tuple(s.warnings)})
+                                 "geometry_warnings": tuple(s.warnings) if s else ()})
         catalog.add_series(record)
 
 

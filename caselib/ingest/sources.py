@@ -85,6 +85,10 @@ def _iter_folder(root: Path, limits: Limits) -> Iterator[SourceItem | Rejected]:
     real_root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
+        for d in dirnames:
+            dpath = Path(dirpath) / d
+            if dpath.is_symlink() and not dpath.resolve().is_relative_to(real_root):
+                yield Rejected(str(dpath), f"symbolic link to {dpath.resolve()}, outside the source folder; not followed")
         for name in sorted(filenames):
             path = Path(dirpath) / name
             label = str(path)
@@ -106,11 +110,11 @@ def _iter_folder(root: Path, limits: Limits) -> Iterator[SourceItem | Rejected]:
 
 
 def _file_item(path: Path, label: str, size: int, limits: Limits) -> Iterator[SourceItem | Rejected]:
-    if size > limits.max_object_bytes:
-        yield Rejected(label, f"{size} bytes, larger than the limit of {limits.max_object_bytes} bytes")
-        return
     if zipfile.is_zipfile(path):
         yield from _iter_zip(path, limits, nested=True)
+        return
+    if size > limits.max_object_bytes:
+        yield Rejected(label, f"{size} bytes, larger than the limit of {limits.max_object_bytes} bytes")
         return
     yield SourceItem(label, size, lambda p=path: _read_file(p, limits.max_object_bytes))
 

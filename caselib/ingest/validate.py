@@ -9,6 +9,8 @@ import io
 
 from pydicom import Dataset, dcmread
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
+from pydicom.multival import MultiValue
+from pydicom.valuerep import IS, DSdecimal, DSfloat
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.uid import UID
 
@@ -86,6 +88,10 @@ def _check_elements(ds: Dataset, label: str, path: str) -> None:
     """
     for tag, elem in ds._dict.items():
         where = f"{path}({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        if (isinstance(elem, RawDataElement) and tag != 0x7FE00010 and elem.length != 0xFFFFFFFF
+                and elem.value is not None and len(elem.value) < elem.length):
+            raise InvalidObjectError(f"{label}: expected a complete DICOM file, found one truncated inside {where} "
+                                     f"(declares {elem.length} bytes, {len(elem.value)} present)")
         try:
             if isinstance(elem, RawDataElement):
                 if tag == 0x7FE00010 or (elem.VR in _BULK_VRS and (elem.length or 0) > 1024):
@@ -94,6 +100,11 @@ def _check_elements(ds: Dataset, label: str, path: str) -> None:
             value = elem.value
         except Exception as exc:  # noqa: BLE001 - any decoding failure is a malformed element
             raise InvalidObjectError(f"{label}: malformed element {where} ({type(exc).__name__}: {exc})") from exc
+        if elem.VR in ("DS", "IS") and value not in (None, ""):
+            for v in (value if isinstance(value, MultiValue) else [value]):
+                if v not in (None, "") and not isinstance(v, (DSfloat, DSdecimal, IS)):
+                    raise InvalidObjectError(f"{label}: malformed element {where} {elem.name}: expected a "
+                                             f"{elem.VR} number, found {v!r}")
         if elem.VR == "SQ":
             for i, item in enumerate(value or ()):
                 _check_elements(item, label, f"{where}[{i}].")
@@ -102,7 +113,8 @@ def _check_elements(ds: Dataset, label: str, path: str) -> None:
 def validate_object(ds: Dataset, label: str, *, max_pixel_bytes: int = MAX_PIXEL_BYTES) -> None:
     """Raise if ``ds`` lacks what publication needs or describes absurd pixel data."""
     sop_class = str(ds.get("SOPClassUID", "") or "")
-    if sop_class == MEDIA_STORAGE_DIRECTORY:
+    meta_class = str(ds.file_meta.get("MediaStorageSOPClassUID", "") or "") if hasattr(ds, "file_meta") else ""
+    if MEDIA_STORAGE_DIRECTORY in (sop_class, meta_class):
         raise NotAnObjectError(f"{label}: a DICOMDIR index, not an object; ingest its folder or the DICOMDIR itself")
     for tag, name in _REQUIRED:
         value = ds.get(tag)
@@ -135,7 +147,10 @@ def validate_object(ds: Dataset, label: str, *, max_pixel_bytes: int = MAX_PIXEL
         raise InvalidObjectError(
             f"{label}: {rows}x{cols}x{frames} frames x {spp} samples x {bits} bits = {expected} bytes of pixels, "
             f"more than the limit of {max_pixel_bytes} bytes (absurd dimensions?)")
-    if 0x7FE00010 in ds and not ds.file_meta.TransferSyntaxUID.is_compressed:
+    if str(ds.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422" and spp == 3:
+        expected = rows * cols * frames * 2 * bits // 8  # PS3.3 C.7.6.3.1.2: two samples per pixel
+    ts = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if 0x7FE00010 in ds and not (ts is not None and UID(ts).is_compressed):
         found = len(ds.PixelData)
         if found < expected:
             raise InvalidObjectError(

@@ -69,6 +69,7 @@ True
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import warnings
@@ -345,6 +346,12 @@ def _header_digest(ds: Dataset) -> bytes:
         if tag == _PHOTOMETRIC and str(elem.value).strip() == "YBR_FULL_422":
             elem = DataElement(_PHOTOMETRIC, "CS", "YBR_FULL")
         subset[tag] = elem
+    subset = copy.deepcopy(subset)  # sequence lengths are an encoding detail: write them all undefined
+    for elem in subset.iterall():
+        if elem.VR == "SQ":
+            elem.is_undefined_length = True
+            for item in elem.value:
+                item.is_undefined_length_sequence_item = True
     fp = DicomBytesIO()
     fp.is_little_endian = True
     fp.is_implicit_VR = False
