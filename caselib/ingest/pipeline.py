@@ -145,7 +145,11 @@ class Worker:
                                          registry=open_registry(registry_path))
 
     def process(self, label: str, data: bytes) -> Outcome:
-        return process_object(label, data, self.deidentifier, self.compression, self.policy)
+        with warnings.catch_warnings():
+            # pydicom warns about out-of-spec value lengths of the *input* whenever such an
+            # element is decoded; de-identification rewrites them and the verifier checks the output
+            warnings.simplefilter("ignore", UserWarning)
+            return process_object(label, data, self.deidentifier, self.compression, self.policy)
 
 
 def process_object(label: str, data: bytes, deidentifier: Any, compression: str | None,
@@ -329,32 +333,47 @@ def _init_worker(*args: Any) -> None:
     _worker = Worker(*args)
 
 
-def _run_in_worker(label: str, data: bytes) -> Outcome:
+def _task_process(worker: Worker, label: str, data: bytes) -> Outcome:
+    return worker.process(label, data)
+
+
+def _run_task(task: Callable[..., Any], *args: Any) -> Any:
     assert _worker is not None
-    return _worker.process(label, data)
+    return task(_worker, *args)
+
+
+def _map_ordered(task: Callable[..., Any], jobs: Iterator[tuple[tuple[Any, ...], Any]], workers: int,
+                 worker_args: tuple[Any, ...]) -> Iterator[tuple[Any, Any]]:
+    """Run ``task(worker, *args)`` for each ``(args, carry)`` job; yield ``(result, carry)`` in job order.
+
+    In this process when ``workers == 1``, else in a process pool whose workers are
+    built once from ``worker_args``.  At most ``2 * workers`` jobs are in flight, so
+    memory stays bounded; results come back in submission (= source) order, so the
+    outcome never depends on which worker finishes first.
+    """
+    if workers == 1:
+        worker = Worker(*worker_args)
+        for args, carry in jobs:
+            yield task(worker, *args), carry
+        return
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=worker_args) as pool:
+        queue: collections.deque[tuple[Future[Any], Any]] = collections.deque()
+        for args, carry in jobs:
+            queue.append((pool.submit(_run_task, task, *args), carry))
+            while len(queue) >= 2 * workers:
+                fut, c = queue.popleft()
+                yield fut.result(), c
+        while queue:
+            fut, c = queue.popleft()
+            yield fut.result(), c
 
 
 def _process_all(items: Iterator[tuple[str, bytes, str]], workers: int,
                  worker_args: tuple[Any, ...]) -> Iterator[tuple[Outcome, bytes, str]]:
-    """Process ``(label, data, sha)`` items, in this process or a pool; yields as they finish.
-
-    At most ``2 * workers`` objects are in flight, so memory stays bounded.
-    """
-    if workers == 1:
-        worker = Worker(*worker_args)
-        for label, data, sha in items:
-            yield worker.process(label, data), data, sha
-        return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=worker_args) as pool:
-        queue: collections.deque[tuple[Future[Outcome], bytes, str]] = collections.deque()
-        for label, data, sha in items:
-            queue.append((pool.submit(_run_in_worker, label, data), data, sha))
-            while len(queue) >= 2 * workers:  # results in submission (= source) order
-                fut, d, s = queue.popleft()
-                yield fut.result(), d, s
-        while queue:
-            fut, d, s = queue.popleft()
-            yield fut.result(), d, s
+    """Process ``(label, data, sha)`` items; yields ``(outcome, data, sha)`` in source order."""
+    jobs = (((label, data), (data, sha)) for label, data, sha in items)
+    for outcome, (data, sha) in _map_ordered(_task_process, jobs, workers, worker_args):
+        yield outcome, data, sha
 
 
 def _default_workers() -> int:
@@ -564,6 +583,26 @@ def _refresh_series(catalog: Any, layout: ArchiveLayout, touched: dict[str, dict
         catalog.add_series(record)
 
 
+def _task_deidentify(worker: Worker, label: str, ref: str | bytes, dest: str, qdir: str
+                     ) -> tuple[str, str, str, str, str, int, int]:
+    """One object of :func:`deidentify_folder`, read and written by the worker itself."""
+    from caselib.ingest.quarantine import _atomic_write
+
+    try:
+        data = ref if isinstance(ref, bytes) else Path(ref).read_bytes()
+    except OSError as exc:
+        Quarantine(qdir).add(label, f"cannot read: {exc}", "read")
+        return ("refused", label, "read", f"cannot read: {exc}", "", 0, 0)
+    outcome = worker.process(label, data)
+    if isinstance(outcome, Published):
+        _atomic_write(Path(dest) / outcome.instance["path"].removeprefix("objects/"), outcome.data, fsync=False)
+        return ("published", label, "", "", outcome.modality, len(data), len(outcome.data))
+    if isinstance(outcome, Refused):
+        Quarantine(qdir).add(label, outcome.reason, outcome.stage, data, outcome.details)
+        return ("refused", label, outcome.stage, outcome.reason, "", len(data), 0)
+    return ("ignored", label, "", outcome.reason, "", len(data), 0)
+
+
 def default_secret_file() -> Path:
     """``$CASELIB_SECRET_FILE``, else ``~/.local/share/caselib/secret.key``: outside any output folder."""
     env = os.environ.get("CASELIB_SECRET_FILE")
@@ -598,7 +637,6 @@ def deidentify_folder(
     import sys
 
     from caselib.deid import load_secret
-    from caselib.ingest.quarantine import _atomic_write
 
     start = time.perf_counter()
     dest = Path(dest)
@@ -626,7 +664,7 @@ def deidentify_folder(
 
         bar = tqdm(desc="deidentify", unit="obj")
 
-    def items() -> Iterator[tuple[str, bytes, str]]:
+    def jobs() -> Iterator[tuple[tuple[Any, ...], None]]:
         for item in iter_source(source, limits):
             if isinstance(item, Rejected):
                 quarantine.add(item.label, item.reason, "read", item.data)
@@ -634,31 +672,25 @@ def deidentify_folder(
                 report.by_stage["read"] = report.by_stage.get("read", 0) + 1
                 report.problems.append({"label": item.label, "stage": "read", "reason": item.reason})
                 continue
-            try:
-                data = item.read()
-            except (OSError, ValueError) as exc:
-                quarantine.add(item.label, f"cannot read: {exc}", "read")
-                report.quarantined += 1
-                continue
-            yield item.label, data, ""
+            # a plain file is read by the worker (no bytes through the pipe); zip members are in memory
+            ref: str | bytes = item.label if Path(item.label).is_file() else item.read()
+            yield (item.label, ref, str(dest), str(qdir)), None
 
     try:
-        for outcome, data, _ in _process_all(items(), workers, worker_args):
-            if isinstance(outcome, Published):
-                inst = outcome.instance
-                _atomic_write(dest / inst["path"].removeprefix("objects/"), outcome.data, fsync=False)
+        for done, _ in _map_ordered(_task_deidentify, jobs(), workers, worker_args):
+            kind, label, stage, reason, modality, n_in, n_out = done
+            if kind == "published":
                 report.published += 1
-                report.bytes_in += len(data)
-                report.bytes_out += len(outcome.data)
-                report.by_modality[outcome.modality] = report.by_modality.get(outcome.modality, 0) + 1
-            elif isinstance(outcome, Refused):
-                quarantine.add(outcome.label, outcome.reason, outcome.stage, data, outcome.details)
+                report.bytes_in += n_in
+                report.bytes_out += n_out
+                report.by_modality[modality] = report.by_modality.get(modality, 0) + 1
+            elif kind == "refused":
                 report.quarantined += 1
-                report.by_stage[outcome.stage] = report.by_stage.get(outcome.stage, 0) + 1
-                report.problems.append({"label": outcome.label, "stage": outcome.stage, "reason": outcome.reason})
+                report.by_stage[stage] = report.by_stage.get(stage, 0) + 1
+                report.problems.append({"label": label, "stage": stage, "reason": reason})
             else:
                 report.ignored += 1
-                report.ignored_items.append({"label": outcome.label, "reason": outcome.reason})
+                report.ignored_items.append({"label": label, "reason": reason})
             if bar is not None:
                 bar.update(1)
     finally:
