@@ -8,6 +8,8 @@ Subcommands
 ``caselib ingest SRC --archive DIR``  de-identify, verify, store and catalog
 ``caselib deidentify SRC DEST``       plain folder-to-folder de-identification
 ``caselib verify ARCHIVE``            re-run the residual-PHI scan over an archive
+``caselib cases validate|list [DIR]`` teaching cases
+``caselib bank template|import FILE`` the question-bank spreadsheet
 ``caselib catalog ARCHIVE`` summary of an archive's SQLite catalog
 ``caselib quarantine list|show|release``  review objects held back (pixel PHI ...)
 ``caselib doctor``          check packages, decoders, data and the demo archive
@@ -108,6 +110,51 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     result = verify_archive(args.archive, progress=False if args.no_progress else None)
     print(result.summary())
     return 0 if result.ok else 1
+
+
+def _cmd_cases(args: argparse.Namespace) -> int:
+    from caselib.cases import CaseSchemaError, load_case
+
+    root = Path(args.dir)
+    folders = sorted(p.parent for p in root.rglob("case.yaml"))
+    if not folders:
+        print(f"no case.yaml under {root}")
+        return 1
+    problems = 0
+    for folder in folders:
+        try:
+            case = load_case(folder)
+        except CaseSchemaError as exc:
+            problems += 1
+            print(f"INVALID {exc}")
+            continue
+        if args.action == "list":
+            modality = case.modality if isinstance(case.modality, str) else "/".join(case.modality)
+            print(f"{case.id}\t{case.organ_system.value}\t{modality}\t{case.difficulty.value}\t"
+                  f"{case.title.en} / {case.title.zh}")
+        else:
+            print(f"ok      {folder}")
+    print(f"{len(folders) - problems} of {len(folders)} cases valid")
+    return 1 if problems else 0
+
+
+def _cmd_bank(args: argparse.Namespace) -> int:
+    from caselib.cases import export_bank_csv, import_bank_csv, write_template
+
+    if args.action == "template":
+        write_template(args.file)
+        print(f"wrote the question-bank template {args.file} (UTF-8 with BOM: opens in Excel/WPS)")
+        return 0
+    questions = import_bank_csv(args.file)  # raises with the row number of every problem
+    by_type: dict[str, int] = {}
+    for q in questions:
+        by_type[type(q).__name__] = by_type.get(type(q).__name__, 0) + 1
+    print(f"{args.file}: {len(questions)} questions valid ("
+          + ", ".join(f"{k} {v}" for k, v in sorted(by_type.items())) + ")")
+    if args.out:
+        export_bank_csv(questions, args.out)
+        print(f"normalised copy written to {args.out}")
+    return 0
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
@@ -218,6 +265,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("archive")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("cases", help="validate or list teaching cases (folders with case.yaml)")
+    p.add_argument("action", choices=["validate", "list"])
+    p.add_argument("dir", nargs="?", default="cases", help="folder searched for case.yaml (default: cases)")
+    p.set_defaults(func=_cmd_cases)
+
+    p = sub.add_parser("bank", help="question bank spreadsheet: write the template, import (validate) a filled one")
+    p.add_argument("action", choices=["template", "import"])
+    p.add_argument("file", help="CSV file to write (template) or read (import)")
+    p.add_argument("--out", default=None, help="with import: write a normalised CSV copy")
+    p.set_defaults(func=_cmd_bank)
 
     p = sub.add_parser("catalog", help="summarise the SQLite catalog of an archive")
     p.add_argument("archive", help="archive folder (or its catalog.sqlite)")
