@@ -35,6 +35,19 @@ from caselib.cases.grading import (
     grade_window,
     kendall_tau,
 )
+from caselib.cases.pbl import (
+    PBLCase,
+    PBLError,
+    PBLEvent,
+    PBLSession,
+    PBLStage,
+    PBLStateError,
+    PromptNotAvailableError,
+    SessionFinishedError,
+    StageIncompleteError,
+    StageView,
+    load_pbl_case,
+)
 from caselib.cases.questions import (
     QUESTION_TYPES,
     FreeText,
@@ -66,6 +79,8 @@ from caselib.cases.schema import (
 from caselib.cases.variants import draw_variant, shuffle_for_student
 
 __all__ = [
+    "PBLCase", "PBLStage", "PBLSession", "StageView", "PBLEvent", "load_pbl_case",
+    "PBLError", "PromptNotAvailableError", "StageIncompleteError", "SessionFinishedError", "PBLStateError",
     # schema
     "Case", "CaseSchemaError", "CircleROI", "Confirmation", "EllipseROI", "Finding", "PointROI",
     "ROI", "SeriesRef", "StudentView", "Text", "load_case", "roi_from_dict",
