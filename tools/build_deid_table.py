@@ -15,7 +15,7 @@ pydicom's data dictionary where pydicom knows the tag (``name_source`` says so),
 
 Usage::
 
-    python -m caselib.deid._build_table [../shared/standards]
+    python tools/build_deid_table.py ../shared/standards
 
 The output is deterministic (sorted keys, rows in tag order), so a re-run with the same
 inputs gives a byte-identical file and any change shows up in review.
@@ -29,7 +29,7 @@ from pathlib import Path
 
 BASE_FILE = "ps3.15-table-E.1-1-2024b.json"
 ADDED_FILE = "ps3.15-table-E.1-1-added-in-2026c.json"
-OUT = Path(__file__).resolve().parent / "data" / "ps3.15-table-E.1-1.json"
+OUT = Path(__file__).resolve().parents[1] / "caselib" / "deid" / "data" / "ps3.15-table-E.1-1.json"
 
 #: option columns of the 2024b file, in the order of the columns of Table E.1-1
 OPTION_COLUMNS = (
@@ -113,7 +113,7 @@ def build(folder: Path) -> dict:
                            "no option column is given for them, so none is applied",
             },
         },
-        "generated_by": "python -m caselib.deid._build_table",
+        "generated_by": "python tools/build_deid_table.py",
         "columns": {
             "tag": "(gggg,eeee); repeating groups as (50XX,XXXX), (60XX,3000); private attributes as "
                    "'(GGGG,EEEE) WHERE GGGG IS ODD'",
@@ -148,7 +148,7 @@ def dumps(table: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    folder = Path(argv[0]) if argv else Path(__file__).resolve().parents[3] / "shared" / "standards"
+    folder = Path(argv[0]) if argv else Path(__file__).resolve().parents[2] / "shared" / "standards"
     table = build(folder)
     OUT.write_text(dumps(table), encoding="utf-8")
     print(f"wrote {OUT} ({len(table['rows'])} rows)")
