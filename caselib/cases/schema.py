@@ -31,11 +31,12 @@ Minimal ``case.yaml`` (the values here are placeholders, not teaching text)::
         # or {shape: ellipse, row, col, radius_row_mm, radius_col_mm}
         # or {shape: point, row, col, tolerance_mm}
         description: {zh: ..., en: ...}
-    diagnosis: {zh: ..., en: ...}
+    diagnosis: {zh: ..., en: ...}      # only as stated by the source; otherwise
+    # topic: {zh: ..., en: ...}        # anatomy / technique / physics taught instead (no confirmation)
     differential: [{zh: ..., en: ...}]
     discussion: {zh: ..., en: ...}
     teaching_points: [{zh: ..., en: ...}]
-    confirmation: pathology            # pathology | follow_up | source_stated
+    confirmation: pathology            # pathology | follow_up | source_stated (with a diagnosis)
     source: ...                        # collection / dataset the images come from
     licence: CC-BY-4.0
     citation: ...
@@ -530,7 +531,7 @@ class Confirmation(str, enum.Enum):
 
 _CASE_FIELDS = (
     "id", "title", "organ_system", "modality", "anatomy", "difficulty", "learning_objectives",
-    "history", "technique", "series", "findings", "diagnosis", "differential", "discussion",
+    "history", "technique", "series", "findings", "diagnosis", "topic", "differential", "discussion",
     "teaching_points", "confirmation", "source", "licence", "citation", "synthetic", "questions",
 )
 
@@ -585,16 +586,17 @@ class Case:
     technique: Text
     series: tuple[SeriesRef, ...]
     findings: tuple[Finding, ...]
-    diagnosis: Text
+    diagnosis: Text | None
     differential: tuple[Text, ...]
     discussion: Text
     teaching_points: tuple[Text, ...]
-    confirmation: Confirmation
+    confirmation: Confirmation | None
     source: str
     licence: str
     citation: str
     synthetic: bool
     questions: tuple[Any, ...] = field(default=())
+    topic: Text | None = None
 
     def __post_init__(self) -> None:
         from caselib.cases.questions import Question
@@ -603,8 +605,18 @@ class Case:
             raise ValueError(f"Case.id must be a non-empty str, got {self.id!r}")
         object.__setattr__(self, "organ_system", OrganSystem.parse(self.organ_system))
         object.__setattr__(self, "difficulty", Difficulty.parse(self.difficulty))
-        object.__setattr__(self, "confirmation", Confirmation(self.confirmation))
-        for name in ("title", "anatomy", "history", "technique", "diagnosis", "discussion"):
+        # a case teaches a diagnosis (stated by its source, with how it was confirmed) or,
+        # where the source states none, a topic (anatomy, technique, physics): never both
+        if (self.diagnosis is None) == (self.topic is None):
+            raise ValueError(f"Case {self.id}: give exactly one of diagnosis and topic")
+        if self.diagnosis is not None and self.confirmation is None:
+            raise ValueError(f"Case {self.id}: a diagnosis needs its confirmation")
+        if self.confirmation is not None:
+            object.__setattr__(self, "confirmation", Confirmation(self.confirmation))
+        for name in ("diagnosis", "topic"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), Text):
+                raise TypeError(f"Case.{name} must be a Text, got {type(getattr(self, name)).__name__}")
+        for name in ("title", "anatomy", "history", "technique", "discussion"):
             if not isinstance(getattr(self, name), Text):
                 raise TypeError(f"Case.{name} must be a Text, got {type(getattr(self, name)).__name__}")
         for name in ("modality", "learning_objectives", "series", "findings", "differential",
@@ -648,6 +660,11 @@ class Case:
         r = _Reader(origin)
         m = r.mapping(data, "", _CASE_FIELDS)
         g = lambda key: r.get(m, key, "")  # noqa: E731
+        has_diagnosis = "diagnosis" in m
+        if has_diagnosis == ("topic" in m):
+            raise r.fail("diagnosis", "exactly one of 'diagnosis' (stated by the source) or 'topic' "
+                         "(anatomy, technique, physics)",
+                         "both" if has_diagnosis else "neither")
         case_id = r.string(g("id"), "id")
         modality_raw = g("modality")
         modality: tuple[str, ...]
@@ -700,12 +717,14 @@ class Case:
             technique=r.text(g("technique"), "technique"),
             series=series,
             findings=tuple(findings),
-            diagnosis=r.text(g("diagnosis"), "diagnosis"),
+            diagnosis=r.text(m["diagnosis"], "diagnosis") if has_diagnosis else None,
+            topic=r.text(m["topic"], "topic") if "topic" in m else None,
             differential=r.texts(g("differential"), "differential"),
             discussion=r.text(g("discussion"), "discussion"),
             teaching_points=r.texts(g("teaching_points"), "teaching_points"),
             confirmation=r.enum(g("confirmation"), "confirmation", Confirmation,
-                                ", ".join(c.value for c in Confirmation)),
+                                ", ".join(c.value for c in Confirmation))
+            if has_diagnosis or "confirmation" in m else None,
             source=r.string(g("source"), "source"),
             licence=r.string(g("licence"), "licence"),
             citation=r.string(g("citation"), "citation"),
