@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 from caselib.cases.bank_csv import COLUMNS, export_bank_csv, import_bank_csv, write_template
+from caselib.cases.export import ExportReport, export_moodle_xml, export_qti21
 from caselib.cases.grading import (
     GradeResult,
     grade,
@@ -79,6 +80,7 @@ from caselib.cases.schema import (
 from caselib.cases.variants import draw_variant, shuffle_for_student
 
 __all__ = [
+    "ExportReport", "export_moodle_xml", "export_qti21",
     "PBLCase", "PBLStage", "PBLSession", "StageView", "PBLEvent", "load_pbl_case",
     "PBLError", "PromptNotAvailableError", "StageIncompleteError", "SessionFinishedError", "PBLStateError",
     # schema
