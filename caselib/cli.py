@@ -9,7 +9,7 @@ Subcommands
 ``caselib deidentify SRC DEST``       plain folder-to-folder de-identification
 ``caselib verify ARCHIVE``            re-run the residual-PHI scan over an archive
 ``caselib cases validate|list [DIR]`` teaching cases
-``caselib bank template|import FILE`` the question-bank spreadsheet
+``caselib bank template|import|export FILE`` the question bank (CSV, Moodle XML, QTI 2.1)
 ``caselib catalog ARCHIVE`` summary of an archive's SQLite catalog
 ``caselib quarantine list|show|release``  review objects held back (pixel PHI ...)
 ``caselib doctor``          check packages, decoders, data and the demo archive
@@ -145,6 +145,8 @@ def _cmd_bank(args: argparse.Namespace) -> int:
         write_template(args.file)
         print(f"wrote the question-bank template {args.file} (UTF-8 with BOM: opens in Excel/WPS)")
         return 0
+    if args.action == "export":
+        return _bank_export(args)
     questions = import_bank_csv(args.file)  # raises with the row number of every problem
     by_type: dict[str, int] = {}
     for q in questions:
@@ -154,6 +156,32 @@ def _cmd_bank(args: argparse.Namespace) -> int:
     if args.out:
         export_bank_csv(questions, args.out)
         print(f"normalised copy written to {args.out}")
+    return 0
+
+
+def _bank_export(args: argparse.Namespace) -> int:
+    from caselib.cases import export_bank_csv, export_moodle_xml, export_qti21, import_bank_csv, load_case
+
+    questions = []
+    for source in args.source or []:
+        questions.extend(import_bank_csv(source))
+    if args.cases:
+        for case_yaml in sorted(Path(args.cases).rglob("case.yaml")):
+            questions.extend(load_case(case_yaml.parent).questions)
+    if not questions:
+        print("no questions: give --from BANK.csv and/or --cases DIR", file=sys.stderr)
+        return 2
+    if args.format == "csv":
+        export_bank_csv(questions, args.file)
+        print(f"{len(questions)} questions written to {args.file}")
+        return 0
+    exporter = export_moodle_xml if args.format == "moodle" else export_qti21
+    report = exporter(questions, args.file, lang=args.lang)
+    print(f"{len(report.written)} questions written to {args.file}")
+    for qid, reason in report.skipped:
+        print(f"  skipped {qid}: {reason}")
+    for qid, note in report.notes:
+        print(f"  note {qid}: {note}")
     return 0
 
 
@@ -272,9 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_cases)
 
     p = sub.add_parser("bank", help="question bank spreadsheet: write the template, import (validate) a filled one")
-    p.add_argument("action", choices=["template", "import"])
-    p.add_argument("file", help="CSV file to write (template) or read (import)")
+    p.add_argument("action", choices=["template", "import", "export"])
+    p.add_argument("file", help="CSV to write (template) or read (import); the output file (export)")
     p.add_argument("--out", default=None, help="with import: write a normalised CSV copy")
+    p.add_argument("--format", choices=["moodle", "qti", "csv"], default="moodle", help="with export")
+    p.add_argument("--from", dest="source", action="append", help="with export: a bank CSV (repeatable)")
+    p.add_argument("--cases", default=None, help="with export: also the questions of every case under DIR")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh", help="with export: language of the text")
     p.set_defaults(func=_cmd_bank)
 
     p = sub.add_parser("catalog", help="summarise the SQLite catalog of an archive")

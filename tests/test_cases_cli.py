@@ -43,3 +43,26 @@ def test_bank_template_and_import(tmp_path):
     broken.write_text(bank.read_text(encoding="utf-8-sig").replace("\n", "\nnot,a,valid,row\n", 1), encoding="utf-8-sig")
     failed = _caselib("bank", "import", str(broken))
     assert failed.returncode == 2 and "row 2" in failed.stderr
+
+
+def test_bank_export_moodle_qti_csv_from_csv_and_cases(tmp_path):
+    import xml.etree.ElementTree as ET
+    import zipfile
+    from pathlib import Path
+
+    bank = tmp_path / "bank.csv"
+    export_bank_csv(all_types(), bank)
+    cases = Path(__file__).resolve().parents[1] / "cases"
+    moodle = tmp_path / "bank.xml"
+    out = _caselib("bank", "export", str(moodle), "--format", "moodle", "--from", str(bank), "--cases", str(cases))
+    assert out.returncode == 0, out.stderr
+    assert "questions written to" in out.stdout and "skipped" in out.stdout  # hotspot/window have no Moodle type
+    names = {q.findtext("idnumber") for q in ET.parse(moodle).getroot().iter("question")}
+    assert "tilt-degrees" in names  # a question of the gantry-tilt case
+    qti = tmp_path / "bank.zip"
+    assert _caselib("bank", "export", str(qti), "--format", "qti", "--from", str(bank)).returncode == 0
+    assert "imsmanifest.xml" in zipfile.ZipFile(qti).namelist()
+    csv_out = tmp_path / "again.csv"
+    assert _caselib("bank", "export", str(csv_out), "--format", "csv", "--from", str(bank)).returncode == 0
+    assert csv_out.read_bytes() == bank.read_bytes()
+    assert _caselib("bank", "export", str(tmp_path / "x.xml")).returncode == 2
