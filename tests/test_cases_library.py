@@ -57,3 +57,37 @@ def test_a_case_has_either_a_diagnosis_or_a_topic(tmp_path):
     from caselib.cases import Case
     case = Case.from_dict(topic_only)
     assert case.diagnosis is None and case.confirmation is None and case.topic.en == "topic"
+
+
+def _header(key):
+    import pydicom
+
+    from caselib.data import fetch
+
+    return pydicom.dcmread(fetch(key), stop_before_pixels=True)
+
+
+def test_rg3_case_states_only_what_its_header_says():
+    case = load_case(CASES / "nema-rg3-leg-cr")
+    ds = _header(case.series[0].manifest_key)
+    assert "Non-ossifying fibroma of distal tibia" == ds.StudyDescription
+    assert "non-ossifying fibroma" in case.diagnosis.en.lower() and case.findings == ()
+    by_id = {q.id: q for q in case.questions}
+    # MONOCHROME1: the lowest stored values are displayed white (PS3.3 C.7.6.3.1.2)
+    assert ds.PhotometricInterpretation == "MONOCHROME1"
+    assert grade(by_id["photometric"], 1).is_correct
+    assert grade(by_id["right-side"], ds.Laterality == "R").is_correct
+
+
+@pytest.mark.parametrize("folder, pathology", [("cbis-ddsm-p00173-benign-mass", "benign"),
+                                               ("cbis-ddsm-p00820-malignant-mass", "malignant")])
+def test_mammogram_cases_follow_the_source_labels(folder, pathology):
+    case = load_case(CASES / folder)
+    keys = [ref.manifest_key for ref in case.series]
+    # the package's folder names carry the pathology class; the diagnosis states exactly that
+    assert all(("benign" if pathology == "benign" else "malign") in k for k in keys)
+    assert pathology in case.diagnosis.en and case.findings == ()
+    views = [str(_header(k).PatientName).rsplit("_", 1)[-1] for k in keys]
+    assert sorted(views) == ["CC", "CC", "MLO", "MLO"]
+    q = {q.id: q for q in case.questions}["view-of-second-image"]
+    assert grade(q, ["CC", "MLO"].index(views[1])).is_correct
