@@ -166,17 +166,25 @@ def _bank_export(args: argparse.Namespace) -> int:
     for source in args.source or []:
         questions.extend(import_bank_csv(source))
     if args.cases:
+        import dataclasses
+
         for case_yaml in sorted(Path(args.cases).rglob("case.yaml")):
-            questions.extend(load_case(case_yaml.parent).questions)
+            case = load_case(case_yaml.parent)
+            # question ids are unique within a case; in a bank they are prefixed by the case id
+            questions.extend(dataclasses.replace(q, id=f"{case.id}.{q.id}") for q in case.questions)
     if not questions:
         print("no questions: give --from BANK.csv and/or --cases DIR", file=sys.stderr)
         return 2
-    if args.format == "csv":
-        export_bank_csv(questions, args.file)
-        print(f"{len(questions)} questions written to {args.file}")
-        return 0
-    exporter = export_moodle_xml if args.format == "moodle" else export_qti21
-    report = exporter(questions, args.file, lang=args.lang)
+    try:
+        if args.format == "csv":
+            export_bank_csv(questions, args.file)
+            print(f"{len(questions)} questions written to {args.file}")
+            return 0
+        exporter = export_moodle_xml if args.format == "moodle" else export_qti21
+        report = exporter(questions, args.file, lang=args.lang)
+    except ValueError as exc:
+        print(f"caselib bank export: error: {exc}", file=sys.stderr)
+        return 2
     print(f"{len(report.written)} questions written to {args.file}")
     for qid, reason in report.skipped:
         print(f"  skipped {qid}: {reason}")

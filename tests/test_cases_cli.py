@@ -58,7 +58,7 @@ def test_bank_export_moodle_qti_csv_from_csv_and_cases(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "questions written to" in out.stdout and "skipped" in out.stdout  # hotspot/window have no Moodle type
     names = {q.findtext("idnumber") for q in ET.parse(moodle).getroot().iter("question")}
-    assert "tilt-degrees" in names  # a question of the gantry-tilt case
+    assert "ge-head-ct-gantry-tilt.tilt-degrees" in names  # case questions are prefixed by their case id
     qti = tmp_path / "bank.zip"
     assert _caselib("bank", "export", str(qti), "--format", "qti", "--from", str(bank)).returncode == 0
     assert "imsmanifest.xml" in zipfile.ZipFile(qti).namelist()
