@@ -61,7 +61,7 @@ def _check_package(module: str, dist: str, why: str) -> Check:
         return Check(f"{dist} ({why})", True, version)
     except Exception as exc:  # noqa: BLE001 - any import failure is reported
         return Check(f"{dist} ({why})", False, f"{type(exc).__name__}: {exc}",
-                     f"pip install -e '.[all]' in the caselib folder (or `make demo`)")
+                     "pip install -e '.[all]' in the caselib folder (or `make demo`)")
 
 
 def _check_codec(uid: str, label: str) -> Check:

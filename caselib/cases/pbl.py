@@ -92,20 +92,17 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from caselib.cases.grading import GradeResult, grade
 from caselib.cases.questions import Question, question_from_dict
 from caselib.cases.schema import (
-    CaseSchemaError,
     SeriesRef,
     Text,
     _join,
     _read_series_ref,
     _Reader,
+    read_case_yaml,
 )
 from caselib.errors import CaselibError
 
@@ -324,16 +321,7 @@ def load_pbl_case(path: str | os.PathLike[str]) -> PBLCase:
         If the YAML is malformed or does not follow the schema; the message
         starts with the file path.
     """
-    p = Path(path)
-    if p.is_dir():
-        p = p / "pbl.yaml"
-    if not p.is_file():
-        raise FileNotFoundError(f"no PBL case file at {p}")
-    origin = str(p)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
-    except yaml.YAMLError as exc:
-        raise CaseSchemaError(origin, "", "valid YAML", f"a YAML error: {exc}") from None
+    data, origin = read_case_yaml(path, "pbl.yaml")
     return PBLCase.from_dict(data, origin=origin)
 
 

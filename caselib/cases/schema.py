@@ -765,14 +765,27 @@ def load_case(path: str | os.PathLike[str]) -> Case:
         If the YAML is malformed or does not follow the schema; the message
         starts with the file path.
     """
+    data, origin = read_case_yaml(path, "case.yaml")
+    return Case.from_dict(data, origin=origin)
+
+
+def read_case_yaml(path: str | os.PathLike[str], filename: str) -> tuple[Any, str]:
+    """Parse ``path`` (or ``path/filename`` for a folder); return the data and its origin label.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    CaseSchemaError
+        If the YAML is malformed (the message starts with the file path).
+    """
     p = Path(path)
     if p.is_dir():
-        p = p / "case.yaml"
+        p = p / filename
     if not p.is_file():
-        raise FileNotFoundError(f"no case.yaml at {p}")
+        raise FileNotFoundError(f"no {filename} at {p}")
     origin = str(p)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
+        return yaml.safe_load(p.read_text(encoding="utf-8-sig")), origin
     except yaml.YAMLError as exc:
         raise CaseSchemaError(origin, "", "valid YAML", f"a YAML error: {exc}") from None
-    return Case.from_dict(data, origin=origin)

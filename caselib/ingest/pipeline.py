@@ -25,14 +25,14 @@ import sqlite3
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from caselib.archive import ArchiveLayout
 from caselib.ingest.quarantine import Quarantine
-from caselib.ingest.sources import Limits, Rejected, SourceItem, iter_source
+from caselib.ingest.sources import Limits, Rejected, iter_source
 from caselib.ingest.validate import InvalidObjectError, NotAnObjectError, parse_object, validate_object
 
 __all__ = ["verify_archive", "ArchiveVerification", "IngestReport", "Published", "Refused", "Ignored", "process_object", "ingest", "deidentify_folder",
@@ -291,6 +291,24 @@ class IngestReport:
     ignored_items: list[dict[str, str]] = field(default_factory=list)
     pixel_reviewed: list[dict[str, str]] = field(default_factory=list)
 
+    def count_published(self, modality: str, bytes_in: int, bytes_out: int, *, written: bool = True) -> None:
+        if written:
+            self.published += 1
+        else:
+            self.unchanged += 1
+        self.bytes_in += bytes_in
+        self.bytes_out += bytes_out
+        self.by_modality[modality] = self.by_modality.get(modality, 0) + 1
+
+    def count_refused(self, label: str, stage: str, reason: str) -> None:
+        self.quarantined += 1
+        self.by_stage[stage] = self.by_stage.get(stage, 0) + 1
+        self.problems.append({"label": label, "stage": stage, "reason": reason})
+
+    def count_ignored(self, label: str, reason: str) -> None:
+        self.ignored += 1
+        self.ignored_items.append({"label": label, "reason": reason})
+
     @property
     def total(self) -> int:
         return self.published + self.unchanged + self.skipped_done + self.quarantined + self.ignored
@@ -454,16 +472,13 @@ def ingest(
     def quarantine_it(label: str, stage: str, reason: str, data: bytes | None, details: dict[str, Any],
                       sha: str | None) -> None:
         quarantine.add(label, reason, stage, data, details)
-        report.quarantined += 1
-        report.by_stage[stage] = report.by_stage.get(stage, 0) + 1
-        report.problems.append({"label": label, "stage": stage, "reason": reason})
+        report.count_refused(label, stage, reason)
         if sha is not None:
             journal.record(sha, "quarantined", None, label)
 
     def finish(outcome: Outcome, data: bytes, sha: str) -> None:
         if isinstance(outcome, Ignored):
-            report.ignored += 1
-            report.ignored_items.append({"label": outcome.label, "reason": outcome.reason})
+            report.count_ignored(outcome.label, outcome.reason)
             journal.record(sha, "ignored", None, outcome.label)
             return
         if isinstance(outcome, Refused):
@@ -495,13 +510,7 @@ def ingest(
         journal.mark_dirty(series)
         journal.record_needles(outcome.sop_uid, outcome.needles)
         journal.record(sha, "published", outcome.sop_uid, outcome.label)
-        if put.status == "written":
-            report.published += 1
-        else:
-            report.unchanged += 1
-        report.bytes_in += len(data)
-        report.bytes_out += put.bytes_out
-        report.by_modality[outcome.modality] = report.by_modality.get(outcome.modality, 0) + 1
+        report.count_published(outcome.modality, len(data), put.bytes_out, written=put.status == "written")
         if on_published is not None:
             on_published(outcome)
         if outcome.pixel_decision is not None:
@@ -668,9 +677,7 @@ def deidentify_folder(
         for item in iter_source(source, limits):
             if isinstance(item, Rejected):
                 quarantine.add(item.label, item.reason, "read", item.data)
-                report.quarantined += 1
-                report.by_stage["read"] = report.by_stage.get("read", 0) + 1
-                report.problems.append({"label": item.label, "stage": "read", "reason": item.reason})
+                report.count_refused(item.label, "read", item.reason)
                 continue
             # a plain file is read by the worker (no bytes through the pipe); zip members are in memory
             ref: str | bytes = item.label if Path(item.label).is_file() else item.read()
@@ -680,17 +687,11 @@ def deidentify_folder(
         for done, _ in _map_ordered(_task_deidentify, jobs(), workers, worker_args):
             kind, label, stage, reason, modality, n_in, n_out = done
             if kind == "published":
-                report.published += 1
-                report.bytes_in += n_in
-                report.bytes_out += n_out
-                report.by_modality[modality] = report.by_modality.get(modality, 0) + 1
+                report.count_published(modality, n_in, n_out)
             elif kind == "refused":
-                report.quarantined += 1
-                report.by_stage[stage] = report.by_stage.get(stage, 0) + 1
-                report.problems.append({"label": label, "stage": stage, "reason": reason})
+                report.count_refused(label, stage, reason)
             else:
-                report.ignored += 1
-                report.ignored_items.append({"label": label, "reason": reason})
+                report.count_ignored(label, reason)
             if bar is not None:
                 bar.update(1)
     finally:
