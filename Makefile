@@ -15,7 +15,7 @@ ifneq ($(wildcard ../shared/data/MANIFEST.tsv),)
 export CASELIB_DATA_MIRRORS ?= $(abspath ../shared/data)
 endif
 
-.PHONY: demo build-demo test install bench clean help
+.PHONY: demo build-demo test install system-deps bench clean help
 
 help:
 	@echo "make demo   - install, fetch the demo data, build the demo archive, open the case library"
@@ -38,7 +38,21 @@ build-demo: install
 demo: build-demo
 	$(BIN)/caselib demo serve --archive $(ARCHIVE) --port $(PORT)
 
-test: install
+# Debian packages the tests start for real: chromium (browser tests, driven by
+# playwright with executable_path; a CJK font for zh-CN screenshots), orthanc + orthanc-dicomweb (PACS tests).
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei orthanc orthanc-dicomweb
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "system packages present: $(SYSTEM_PACKAGES)"; exit 0; fi; \
+	echo "installing Debian packages:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; \
+	else echo "need root (or sudo) to apt-get install$$missing" >&2; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing
+
+test: install system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -9,7 +9,9 @@
 
 Where the strings live
 ----------------------
-- ``caselib/i18n/messages/en.json`` and ``messages/zh-CN.json``: flat
+- ``caselib/i18n/messages/en.json`` and ``messages/zh-CN.json``, plus one
+  pair ``messages/<area>.en.json`` / ``messages/<area>.zh-CN.json`` per UI
+  area (a key may be defined in one file only): flat
   ``{key: text}`` mappings with :meth:`str.format` placeholders
   (``"第 {n}/{m} 层"``).  Keys are dotted, grouped by the part of the UI
   (``viewer.``, ``browser.``, ``quiz.``, ``pbl.``, ``common.``).
@@ -198,11 +200,24 @@ def _generated() -> dict[str, dict[str, str]]:
 def _load_files() -> dict[str, dict[str, str]]:
     out = {}
     folder = resources.files("caselib.i18n") / "messages"
+    names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".json"))
     for lang in LANGUAGES:
-        raw = json.loads((folder / f"{lang}.json").read_text(encoding="utf-8"))
-        if not isinstance(raw, dict):
-            raise ValueError(f"caselib/i18n/messages/{lang}.json must hold a JSON object")
-        out[lang] = raw
+        merged: dict[str, str] = {}
+        origin: dict[str, str] = {}
+        # messages/<lang>.json, then messages/<area>.<lang>.json (one file per UI area)
+        for name in names:
+            if name != f"{lang}.json" and not name.endswith(f".{lang}.json"):
+                continue
+            raw = json.loads((folder / name).read_text(encoding="utf-8"))
+            if not isinstance(raw, dict):
+                raise ValueError(f"caselib/i18n/messages/{name} must hold a JSON object")
+            for key in raw:
+                if key in merged:
+                    raise ValueError(f"message key {key!r} is defined twice: in messages/"
+                                     f"{origin[key]} and messages/{name}")
+                origin[key] = name
+            merged.update(raw)
+        out[lang] = merged
     return out
 
 
