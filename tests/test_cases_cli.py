@@ -66,3 +66,40 @@ def test_bank_export_moodle_qti_csv_from_csv_and_cases(tmp_path):
     assert _caselib("bank", "export", str(csv_out), "--format", "csv", "--from", str(bank)).returncode == 0
     assert csv_out.read_bytes() == bank.read_bytes()
     assert _caselib("bank", "export", str(tmp_path / "x.xml")).returncode == 2
+
+
+def test_cases_validate_names_every_problem_of_a_case(tmp_path):
+    root = tmp_path / "cases"
+    root.mkdir()
+    data = _mutated("findings[0].roi.radius_mm", -3)
+    data["difficulty"] = "expert"
+    data["colour"] = "red"
+    write_case(root, data, "synthetic-003")
+    bad = _caselib("cases", "validate", str(root))
+    assert bad.returncode == 1
+    for problem in ("findings[0].roi.radius_mm: expected a positive number, found -3",
+                    "difficulty: expected one of primary, intermediate, advanced, found 'expert'",
+                    "colour: expected one of the fields"):
+        assert sum(problem in line for line in bad.stdout.splitlines()) == 1, bad.stdout
+
+
+def test_the_demo_library_validates_from_the_command_line():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "cases"
+    out = _caselib("cases", "validate", str(root))
+    n = len(list(root.rglob("case.yaml")))
+    assert out.returncode == 0 and f"{n} of {n} cases valid" in out.stdout, out.stdout
+
+
+def test_bank_template_and_import_xlsx(tmp_path):
+    import pytest
+
+    pytest.importorskip("openpyxl")
+    template = tmp_path / "template.xlsx"
+    assert _caselib("bank", "template", str(template)).returncode == 0
+    bank = tmp_path / "bank.xlsx"
+    export_bank_csv(all_types(), bank)
+    imported = _caselib("bank", "import", str(bank))
+    assert imported.returncode == 0, imported.stderr
+    assert f"{len(all_types())} questions valid" in imported.stdout

@@ -217,7 +217,7 @@ ERRORS = [
      "found a list of 1 item(s)"),
     ("questions[3].id", "q1", "questions[3].id: expected a question id unique in the case, found 'q1'"),
     ("questions[1].tolerance", 1, "questions[1].tolerance: expected one of the fields type, id, "
-     "prompt, max_score, explanation, answer, abs_tol, rel_tol, unit, found unknown field 'tolerance'"),
+     "prompt, max_score, explanation, image, answer, abs_tol, rel_tol, unit, found unknown field 'tolerance'"),
 ]
 
 

@@ -1,7 +1,9 @@
 """Teaching content as data: cases, questions, grading, variants and the CSV question bank.
 
-Standard library and PyYAML only (no widgets, pandas or pydicom), so graders
-and nbgrader can use it anywhere.
+Standard library and PyYAML only at import (no widgets, pandas or pydicom), so
+graders and nbgrader can use it anywhere; numpy, caselib.imaging and
+caselib.dicom are imported only when an image is rendered or a library is
+validated with ``check_images=True``, and openpyxl only for ``.xlsx``.
 
 - :mod:`~caselib.cases.schema`: ``case.yaml`` -> :class:`Case` (frozen,
   validated; errors name file, field path, expected and found);
@@ -9,7 +11,14 @@ and nbgrader can use it anywhere.
 - :mod:`~caselib.cases.questions`: the eight question types.
 - :mod:`~caselib.cases.grading`: pure ``grade(question, answer) -> GradeResult``.
 - :mod:`~caselib.cases.variants`: :func:`draw_variant`, HMAC-SHA256 based.
-- :mod:`~caselib.cases.bank_csv`: spreadsheet import/export and the template.
+- :mod:`~caselib.cases.bank_csv`: spreadsheet import/export (CSV and XLSX) and the template.
+- :mod:`~caselib.cases.images`: a question's slice rendered at its window as PNG
+  (:mod:`zlib`), for the exports.
+- :mod:`~caselib.cases.export`: Moodle XML and QTI 2.1 (with images), and
+  structure checks of both.
+- :mod:`~caselib.cases.library`: load and validate the case library (every
+  problem named), find each case's series in an archive after ingest remapped
+  the UIDs, organ-system tree, text/facet search and the "unknown" mode.
 
 Examples
 --------
@@ -21,8 +30,9 @@ Examples
 """
 from __future__ import annotations
 
-from caselib.cases.bank_csv import COLUMNS, export_bank_csv, import_bank_csv, write_template
-from caselib.cases.export import ExportReport, export_moodle_xml, export_qti21
+from caselib.cases.bank_csv import COLUMNS, export_bank_csv, import_bank_csv, import_bank_xlsx, write_template
+from caselib.cases.export import ExportReport, check_moodle_xml, check_qti_package, export_moodle_xml, export_qti21
+from caselib.cases.images import LoadedImage, encode_png, manifest_image_loader, render_image
 from caselib.cases.grading import (
     GradeResult,
     grade,
@@ -52,6 +62,7 @@ from caselib.cases.pbl import (
 from caselib.cases.questions import (
     QUESTION_TYPES,
     FreeText,
+    QuestionImage,
     Hotspot,
     MultipleChoice,
     Numeric,
@@ -74,20 +85,41 @@ from caselib.cases.schema import (
     SeriesRef,
     StudentView,
     Text,
+    collect_case_problems,
     load_case,
     roi_from_dict,
+)
+from caselib.cases.library import (
+    CaseProblem,
+    Library,
+    Resolution,
+    case_record,
+    case_tree,
+    keyring_for_archive,
+    load_library,
+    resolve_series,
+    search_cases,
+    sync_catalog,
+    unknown_labels,
+    unknown_student_view,
+    validate_library,
 )
 from caselib.cases.variants import draw_variant, shuffle_for_student
 
 __all__ = [
-    "ExportReport", "export_moodle_xml", "export_qti21",
+    "ExportReport", "export_moodle_xml", "export_qti21", "check_moodle_xml", "check_qti_package",
+    "LoadedImage", "encode_png", "manifest_image_loader", "render_image",
     "PBLCase", "PBLStage", "PBLSession", "StageView", "PBLEvent", "load_pbl_case",
     "PBLError", "PromptNotAvailableError", "StageIncompleteError", "SessionFinishedError", "PBLStateError",
     # schema
     "Case", "CaseSchemaError", "CircleROI", "Confirmation", "EllipseROI", "Finding", "PointROI",
-    "ROI", "SeriesRef", "StudentView", "Text", "load_case", "roi_from_dict",
+    "ROI", "SeriesRef", "StudentView", "Text", "load_case", "roi_from_dict", "collect_case_problems",
+    # library, series resolution, navigation
+    "CaseProblem", "Library", "Resolution", "load_library", "validate_library", "case_record",
+    "resolve_series", "sync_catalog", "keyring_for_archive", "case_tree", "search_cases",
+    "unknown_labels", "unknown_student_view",
     # questions
-    "QUESTION_TYPES", "Question", "SingleChoice", "MultipleChoice", "TrueFalse", "Numeric",
+    "QUESTION_TYPES", "Question", "QuestionImage", "SingleChoice", "MultipleChoice", "TrueFalse", "Numeric",
     "Hotspot", "WindowChoice", "Ordering", "FreeText", "question_from_dict",
     # grading
     "GradeResult", "grade", "grade_single_choice", "grade_multiple_choice", "grade_true_false",
@@ -96,5 +128,5 @@ __all__ = [
     # variants
     "draw_variant", "shuffle_for_student",
     # spreadsheet
-    "COLUMNS", "import_bank_csv", "export_bank_csv", "write_template",
+    "COLUMNS", "import_bank_csv", "import_bank_xlsx", "export_bank_csv", "write_template",
 ]

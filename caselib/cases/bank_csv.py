@@ -1,8 +1,15 @@
-"""Question bank <-> spreadsheet (CSV) for teachers who write questions in Excel/WPS.
+"""Question bank <-> spreadsheet (CSV or XLSX) for teachers who write questions in Excel/WPS.
 
 One row per question, one column per field (:data:`COLUMNS`; order free on
 import, unknown columns refused so that typos are caught).  Row numbers in
 errors are spreadsheet rows: the header is row 1.
+
+The same template works as CSV and as an Excel workbook: every function
+chooses the format by the file's suffix (``.xlsx`` -> workbook, anything else
+-> CSV), so ``caselib bank template bank.xlsx`` and ``caselib bank import
+bank.xlsx`` need nothing more.  A workbook is read from its first sheet (or
+the sheet named ``questions``); numbers typed as numbers are read back exactly
+(``12.0`` -> ``12``).  XLSX needs ``openpyxl`` (MIT), imported only then.
 
 Encoding: files are written as **UTF-8 with a byte-order mark** (BOM,
 ``utf-8-sig``).  Excel only recognises a CSV as UTF-8 when it starts with
@@ -45,6 +52,11 @@ Cells
     ``free_text`` only (rubric required).
 ``explanation_zh``, ``explanation_en``
     Optional, shown after grading.
+``image_series``, ``image_slice_index``, ``image_window``
+    Optional: the image the question is asked on (a manifest key or Series
+    UID, the 0-based slice, and ``CENTER,WIDTH``); exports render it at that
+    window.  For a hotspot only ``image_window`` is used (its image is
+    ``series`` / ``slice_index``).
 """
 from __future__ import annotations
 
@@ -69,7 +81,8 @@ from caselib.cases.questions import (
 )
 from caselib.cases.schema import CaseSchemaError, CircleROI, EllipseROI, Text
 
-__all__ = ["COLUMNS", "OPTION_SEPARATOR", "import_bank_csv", "export_bank_csv", "write_template"]
+__all__ = ["COLUMNS", "OPTION_SEPARATOR", "import_bank_csv", "export_bank_csv", "write_template",
+           "import_bank_xlsx", "is_xlsx"]
 
 COLUMNS: tuple[str, ...] = (
     "id", "type", "max_score", "prompt_zh", "prompt_en", "options_zh", "options_en", "answer",
@@ -78,6 +91,7 @@ COLUMNS: tuple[str, ...] = (
     "center_min", "center_max", "width_min", "width_max",
     "rubric_zh", "rubric_en", "model_answer_zh", "model_answer_en",
     "explanation_zh", "explanation_en",
+    "image_series", "image_slice_index", "image_window",
 )
 _REQUIRED_COLUMNS = ("id", "type", "prompt_zh", "prompt_en")
 OPTION_SEPARATOR = "|"
@@ -179,6 +193,9 @@ def _row_to_dict(row: dict[str, str]) -> dict[str, Any]:
     expl = _text(row, "explanation", required=False)
     if expl is not None:
         d["explanation"] = expl
+    image = _image(row, kind)
+    if image is not None:
+        d["image"] = image
     if kind in ("single_choice", "multiple_choice"):
         d["options"] = _options(row)
         letters = _letters(row, len(d["options"]))
@@ -233,6 +250,37 @@ def _row_to_dict(row: dict[str, str]) -> dict[str, Any]:
     return d
 
 
+def _series_ref(raw: str) -> dict[str, str]:
+    return {"series_uid": raw} if _UID.match(raw) else {"manifest_key": raw}
+
+
+def _image(row: dict[str, str], kind: str) -> dict[str, Any] | None:
+    series = row.get("image_series", "").strip()
+    slice_raw = row.get("image_slice_index", "").strip()
+    window_raw = row.get("image_window", "").strip()
+    if not (series or slice_raw or window_raw):
+        return None
+    window = None
+    if window_raw:
+        parts = [t for t in re.split(r"[\s,\\]+", window_raw) if t]
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            window = [float(parts[0]), float(parts[1])]
+        except ValueError:
+            raise _RowError("image_window", "two numbers CENTER,WIDTH", repr(window_raw)) from None
+    if kind == "hotspot":
+        series, slice_raw = row.get("series", "").strip(), row.get("slice_index", "").strip()
+    if not series:
+        raise _RowError("image_series", "a manifest key or Series Instance UID (with image_slice_index)",
+                        "an empty cell")
+    d: dict[str, Any] = {"series": _series_ref(series),
+                         "slice_index": _int(row, "slice_index" if kind == "hotspot" else "image_slice_index")}
+    if window is not None:
+        d["window"] = window
+    return d
+
+
 _ROI_SHAPES = {"circle": ("radius_mm",), "ellipse": ("radius_row_mm", "radius_col_mm"),
                "point": ("tolerance_mm",)}
 
@@ -253,14 +301,77 @@ def _parse_roi(raw: str) -> dict[str, Any]:
     return {"shape": shape, **dict(zip(names, values))}
 
 
-def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+def is_xlsx(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` names an Excel workbook (``.xlsx`` / ``.xlsm``): read and written as XLSX."""
+    return Path(path).suffix.lower() in (".xlsx", ".xlsm")
+
+
+def _openpyxl() -> Any:
     try:
-        with path.open("r", encoding=encoding, newline="") as fh:
-            reader = csv.reader(fh)
-            rows = list(reader)
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not {encoding} text; in Excel save as 'CSV UTF-8 (逗号分隔)', "
-                         "or pass encoding='gb18030' for a GBK file") from None
+        import openpyxl
+    except ImportError:
+        raise ImportError("reading or writing .xlsx needs openpyxl (MIT): pip install openpyxl; "
+                          "or save the sheet as 'CSV UTF-8 (逗号分隔)'") from None
+    return openpyxl
+
+
+def _cell_text(value: object) -> str:
+    """A workbook cell as the text the CSV would hold (numbers typed in Excel read back exactly)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _fmt(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()  # type: ignore[no-any-return]
+    return str(value)
+
+
+def _xlsx_rows(path: Path) -> list[list[str]]:
+    openpyxl = _openpyxl()
+    import zipfile
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ValueError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__}: {exc}); "
+                         "save it from Excel/WPS as 'Excel workbook (*.xlsx)'") from None
+    try:
+        ws = wb["questions"] if "questions" in wb.sheetnames else wb.worksheets[0]
+        rows = [[_cell_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    for r in rows:
+        while r and r[-1] == "":
+            r.pop()
+    return rows
+
+
+def import_bank_xlsx(path: str | os.PathLike[str]) -> list[Question]:
+    """Read a question bank from an Excel workbook (same columns as the CSV template).
+
+    Equivalent to :func:`import_bank_csv` on a ``.xlsx`` path; errors name the
+    sheet row (header = row 1) and column.
+    """
+    if not is_xlsx(path):
+        raise ValueError(f"{path}: expected a .xlsx workbook, found suffix {Path(path).suffix!r}")
+    return import_bank_csv(path)
+
+
+def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    if is_xlsx(path):
+        rows = _xlsx_rows(path)
+    else:
+        try:
+            with path.open("r", encoding=encoding, newline="") as fh:
+                reader = csv.reader(fh)
+                rows = list(reader)
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not {encoding} text; in Excel save as 'CSV UTF-8 (逗号分隔)', "
+                             "or pass encoding='gb18030' for a GBK file") from None
     if not rows:
         raise CaseSchemaError(f"{path}: row 1", "header", "a header row with columns "
                               + ", ".join(_REQUIRED_COLUMNS), "an empty file")
@@ -289,12 +400,12 @@ def _read_rows(path: Path, encoding: str) -> tuple[list[str], list[tuple[int, di
 
 
 def import_bank_csv(path: str | os.PathLike[str], *, encoding: str = "utf-8-sig") -> list[Question]:
-    """Read a question bank from a CSV spreadsheet.
+    """Read a question bank from a CSV spreadsheet (or an ``.xlsx`` workbook, by its suffix).
 
     Parameters
     ----------
     path : path-like
-        The CSV file (columns: module docstring).
+        The CSV file or ``.xlsx`` workbook (columns: module docstring).
     encoding : str
         ``'utf-8-sig'`` (default; the BOM is optional) or ``'gb18030'`` for a
         file Excel saved as plain "CSV" on Chinese Windows.
@@ -346,6 +457,11 @@ def _question_to_row(q: Question) -> dict[str, str]:
                prompt_zh=q.prompt.zh, prompt_en=q.prompt.en)
     if q.explanation is not None:
         row.update(explanation_zh=q.explanation.zh, explanation_en=q.explanation.en)
+    if q.image is not None:
+        if not isinstance(q, Hotspot):
+            row.update(image_series=q.image.series.ref, image_slice_index=str(q.image.slice_index))
+        if q.image.window is not None:
+            row["image_window"] = ",".join(_fmt(v) for v in q.image.window)
 
     def put_options(texts: tuple[Text, ...]) -> None:
         _check_cell_options(q, texts)
@@ -396,7 +512,8 @@ def _question_to_row(q: Question) -> dict[str, str]:
 
 
 def export_bank_csv(questions: Iterable[Question], path: str | os.PathLike[str]) -> None:
-    """Write questions to a CSV spreadsheet (UTF-8 with BOM) that :func:`import_bank_csv` reads back.
+    """Write questions to a CSV spreadsheet (UTF-8 with BOM; ``.xlsx`` by suffix) that
+    :func:`import_bank_csv` reads back.
 
     Raises
     ------
@@ -421,18 +538,47 @@ def export_bank_csv(questions: Iterable[Question], path: str | os.PathLike[str])
 
 
 def write_template(path: str | os.PathLike[str]) -> None:
-    """Write the empty question-bank template: the header row only, UTF-8 with BOM.
+    """Write the empty question-bank template: the header row only (CSV UTF-8 with BOM, or ``.xlsx``).
 
-    Teachers open it in Excel/WPS, add one row per question and save it as
-    "CSV UTF-8 (逗号分隔)"; the columns are described in the module docstring.
+    Teachers open it in Excel/WPS, add one row per question and save it (as
+    "CSV UTF-8 (逗号分隔)" for a CSV); the columns are described in the module docstring.
     """
     _write(Path(path), [])
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> None:
+    if is_xlsx(path):
+        _write_xlsx(path, rows)
+        return
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), lineterminator="\r\n")
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _write_xlsx(path: Path, rows: list[dict[str, str]]) -> None:
+    openpyxl = _openpyxl()
+    from openpyxl.styles import Font
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "questions"
+    ws.append(list(COLUMNS))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        ws.append([row.get(c, "") for c in COLUMNS])
+    from openpyxl.utils import get_column_letter
+
+    # text format, so that Excel does not turn 'A,C', '1.2.840...' or '40,400' into a number or a date
+    for i in range(1, len(COLUMNS) + 1):
+        ws.column_dimensions[get_column_letter(i)].number_format = "@"
+    for row_cells in ws.iter_rows(min_row=2):
+        for cell in row_cells:
+            cell.number_format = "@"
+    ws.freeze_panes = "A2"
+    tmp = path.with_name(path.name + ".tmp")
+    wb.save(tmp)
     os.replace(tmp, path)

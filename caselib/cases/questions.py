@@ -1,7 +1,11 @@
 """Question types of the question bank, as frozen, validated dataclasses.
 
-Every question has ``id``, a bilingual ``prompt``, ``max_score`` (default 1)
-and an optional bilingual ``explanation`` shown after grading.  The answer
+Every question has ``id``, a bilingual ``prompt``, ``max_score`` (default 1),
+an optional bilingual ``explanation`` shown after grading and an optional
+``image`` (:class:`QuestionImage`: the series, slice and display window the
+question is asked on; exports render it as a PNG at that window).  For a
+hotspot the image is its own series and slice, and ``image`` only sets the
+window.  The answer
 fields of each type are listed with it; :meth:`Question.to_dict` with
 ``include_answer=False`` gives the public form a student sees.
 
@@ -47,6 +51,7 @@ from caselib.cases.schema import (
 )
 
 __all__ = [
+    "QuestionImage",
     "Question",
     "SingleChoice",
     "MultipleChoice",
@@ -103,6 +108,52 @@ def _index(owner: str, name: str, value: object, n: int) -> int:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class QuestionImage:
+    """The image a question is asked on: a slice of a series shown at a window.
+
+    Parameters
+    ----------
+    series : SeriesRef
+        Data-manifest key or Series Instance UID.
+    slice_index : int
+        0-based slice (frame) in display order.
+    window : (center, width) or None
+        The display window in modality units (HU for CT); None: the image's own
+        (stored window, else an automatic one).
+
+    Examples
+    --------
+    >>> QuestionImage(SeriesRef(manifest_key="tcia-lung-ct"), 21, (-600, 1500)).to_dict()["window"]
+    [-600.0, 1500.0]
+    """
+
+    series: SeriesRef
+    slice_index: int
+    window: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.series, SeriesRef):
+            raise TypeError(f"QuestionImage.series must be a SeriesRef, got {type(self.series).__name__}")
+        if isinstance(self.slice_index, bool) or not isinstance(self.slice_index, int) or self.slice_index < 0:
+            raise ValueError(f"QuestionImage.slice_index must be a non-negative int, got {self.slice_index!r}")
+        if self.window is not None:
+            if isinstance(self.window, (str, bytes)) or not isinstance(self.window, Sequence) or len(self.window) != 2:
+                raise TypeError(f"QuestionImage.window must be (center, width), got {self.window!r}")
+            c = _num("QuestionImage", "window center", self.window[0])
+            w = _num("QuestionImage", "window width", self.window[1])
+            if w < 1:
+                raise ValueError(f"QuestionImage.window width must be >= 1 (PS3.3 C.11.2.1.2), got {w!r}")
+            object.__setattr__(self, "window", (c, w))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML form: ``{series: {...}, slice_index: N, window: [center, width]}``."""
+        d: dict[str, Any] = {"series": self.series.to_dict(), "slice_index": self.slice_index}
+        if self.window is not None:
+            d["window"] = list(self.window)
+        return d
+
+
 @dataclass(frozen=True, kw_only=True)
 class Question:
     """Base class of all question types (not instantiated directly).
@@ -117,6 +168,9 @@ class Question:
         Points for a fully correct answer (positive, default 1).
     explanation : Text, optional
         Shown after grading.
+    image : QuestionImage, optional
+        The slice and window the question is asked on (public: part of what a
+        student sees).
     """
 
     kind: ClassVar[str] = ""
@@ -124,6 +178,7 @@ class Question:
     prompt: Text
     max_score: float = 1.0
     explanation: Text | None = None
+    image: QuestionImage | None = None
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -135,6 +190,8 @@ class Question:
             raise TypeError(f"{name}.prompt must be a Text, got {type(self.prompt).__name__}")
         if self.explanation is not None and not isinstance(self.explanation, Text):
             raise TypeError(f"{name}.explanation must be a Text or None")
+        if self.image is not None and not isinstance(self.image, QuestionImage):
+            raise TypeError(f"{name}.image must be a QuestionImage or None, got {type(self.image).__name__}")
         object.__setattr__(self, "max_score", _num(name, "max_score", self.max_score, positive=True))
         self._validate()
 
@@ -158,6 +215,8 @@ class Question:
         """
         d: dict[str, Any] = {"type": self.kind, "id": self.id, "prompt": self.prompt.to_dict(),
                              "max_score": self.max_score}
+        if self.image is not None:
+            d["image"] = self.image.to_dict()
         d.update(self._public())
         if include_answer:
             d.update(self._answer())
@@ -388,7 +447,7 @@ QUESTION_TYPES: dict[str, type[Question]] = {
                         WindowChoice, Ordering, FreeText)
 }
 
-_COMMON = ("type", "id", "prompt", "max_score", "explanation")
+_COMMON = ("type", "id", "prompt", "max_score", "explanation", "image")
 _FIELDS: dict[str, tuple[str, ...]] = {
     "single_choice": ("options", "answer"),
     "multiple_choice": ("options", "answers"),
@@ -434,6 +493,21 @@ def question_from_dict(data: Mapping[str, Any], *, origin: str | None = None,
         kw["max_score"] = r.number(m["max_score"], p("max_score"), positive=True)
     if "explanation" in m:
         kw["explanation"] = r.text(m["explanation"], p("explanation"))
+    if "image" in m:
+        im = r.mapping(m["image"], p("image"), ("series", "slice_index", "window"))
+        window = None
+        if "window" in im:
+            wv = r.seq(im["window"], p("image") + ".window")
+            if len(wv) != 2:
+                raise r.fail(p("image") + ".window", "[center, width]", im["window"])
+            window = (r.number(wv[0], p("image") + ".window[0]"),
+                      r.number(wv[1], p("image") + ".window[1]", positive=True))
+            if window[1] < 1:
+                raise r.fail(p("image") + ".window[1]", "a width >= 1", wv[1])
+        kw["image"] = QuestionImage(
+            series=_read_series_ref(r, r.get(im, "series", p("image")), p("image") + ".series"),
+            slice_index=r.index(r.get(im, "slice_index", p("image")), p("image") + ".slice_index"),
+            window=window)
 
     def idx(value: object, key: str, n: int) -> int:
         i = r.index(value, key)

@@ -41,6 +41,7 @@ Minimal ``case.yaml`` (the values here are placeholders, not teaching text)::
     licence: CC-BY-4.0
     citation: ...
     synthetic: false
+    tags: [measurement, HU]            # optional free tags for search and facets
     questions: []                      # see caselib.cases.questions
 
 Pixel coordinates are ``(row, col)`` with ``(0, 0)`` the centre of the top-left
@@ -76,6 +77,7 @@ __all__ = [
     "Case",
     "StudentView",
     "load_case",
+    "collect_case_problems",
     "roi_from_dict",
     "check_pixel_spacing",
 ]
@@ -96,6 +98,9 @@ class CaseSchemaError(CaselibError, ValueError):
         What the schema wanted.
     found : str
         What was there, already formatted for the message.
+    problems : list of CaseSchemaError
+        Every problem found in the file (this error first); :func:`load_case`
+        collects them all, so the message lists each one on its own line.
     """
 
     def __init__(self, origin: str | None, path: str, expected: str, found: str) -> None:
@@ -103,9 +108,21 @@ class CaseSchemaError(CaselibError, ValueError):
         self.path = path
         self.expected = expected
         self.found = found
+        self.problems: list[CaseSchemaError] = [self]
         prefix = f"{origin}: " if origin else ""
         where = f"{path}: " if path else ""
         super().__init__(f"{prefix}{where}expected {expected}, found {found}")
+
+    @classmethod
+    def combine(cls, problems: Sequence[CaseSchemaError]) -> CaseSchemaError:
+        """One error that names every problem (attributes are the first problem's)."""
+        first = problems[0]
+        if len(problems) == 1:
+            return first
+        err = cls(first.origin, first.path, first.expected, first.found)
+        err.problems = list(problems)
+        err.args = ("\n".join(str(p) for p in problems),)  # one problem per line, the first first
+        return err
 
 
 def _show(value: object) -> str:
@@ -532,7 +549,7 @@ class Confirmation(str, enum.Enum):
 _CASE_FIELDS = (
     "id", "title", "organ_system", "modality", "anatomy", "difficulty", "learning_objectives",
     "history", "technique", "series", "findings", "diagnosis", "topic", "differential", "discussion",
-    "teaching_points", "confirmation", "source", "licence", "citation", "synthetic", "questions",
+    "teaching_points", "confirmation", "source", "licence", "citation", "synthetic", "questions", "tags",
 )
 
 
@@ -597,10 +614,15 @@ class Case:
     synthetic: bool
     questions: tuple[Any, ...] = field(default=())
     topic: Text | None = None
+    tags: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         from caselib.cases.questions import Question
 
+        tags = (self.tags,) if isinstance(self.tags, str) else tuple(self.tags)
+        if not all(isinstance(t, str) and t.strip() for t in tags):
+            raise ValueError(f"Case.tags must be non-empty strings, got {tags!r}")
+        object.__setattr__(self, "tags", tuple(dict.fromkeys(" ".join(t.split()) for t in tags)))
         if not isinstance(self.id, str) or not self.id.strip():
             raise ValueError(f"Case.id must be a non-empty str, got {self.id!r}")
         object.__setattr__(self, "organ_system", OrganSystem.parse(self.organ_system))
@@ -730,6 +752,7 @@ class Case:
             citation=r.string(g("citation"), "citation"),
             synthetic=r.boolean(g("synthetic"), "synthetic"),
             questions=questions,
+            tags=tuple(r.string(v, f"tags[{i}]") for i, v in enumerate(r.seq(m.get("tags", []), "tags"))),
         )
 
     def student_view(self) -> StudentView:
@@ -766,7 +789,125 @@ def load_case(path: str | os.PathLike[str]) -> Case:
         starts with the file path.
     """
     data, origin = read_case_yaml(path, "case.yaml")
-    return Case.from_dict(data, origin=origin)
+    try:
+        return Case.from_dict(data, origin=origin)
+    except CaseSchemaError as first:
+        problems = collect_case_problems(data, origin=origin) or [first]
+        raise CaseSchemaError.combine(problems) from None
+
+
+def collect_case_problems(data: Any, *, origin: str | None = None) -> list[CaseSchemaError]:
+    """Every schema problem of a parsed ``case.yaml``, each with its field path (empty: valid).
+
+    :meth:`Case.from_dict` stops at the first problem; this checks each field,
+    each finding and each question on its own, so a teacher sees all of them
+    at once (``caselib cases validate``).
+
+    Examples
+    --------
+    >>> [p.path for p in collect_case_problems({"id": "x", "title": {"zh": "题"}, "colour": 1})][:3]
+    ['colour', 'diagnosis', 'source']
+    """
+    from caselib.cases.questions import question_from_dict
+
+    r = _Reader(origin)
+    problems: list[CaseSchemaError] = []
+
+    def attempt(fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except CaseSchemaError as exc:
+            problems.extend(exc.problems)
+        except (ValueError, TypeError) as exc:
+            problems.append(CaseSchemaError(origin, "", "a consistent case", str(exc)))
+        return _MISSING
+
+    if not isinstance(data, Mapping):
+        return [r.fail("", "a mapping", data)]
+    m = data
+    for key in m:
+        if key not in _CASE_FIELDS:
+            problems.append(CaseSchemaError(origin, str(key), "one of the fields " + ", ".join(_CASE_FIELDS),
+                                            f"unknown field {str(key)!r}"))
+    has_diagnosis = "diagnosis" in m
+    if has_diagnosis == ("topic" in m):
+        problems.append(r.fail("diagnosis", "exactly one of 'diagnosis' (stated by the source) or 'topic' "
+                               "(anatomy, technique, physics)", "both" if has_diagnosis else "neither"))
+    if has_diagnosis and "confirmation" not in m:
+        problems.append(r.fail("confirmation", "how the diagnosis is confirmed (" +
+                               ", ".join(c.value for c in Confirmation) + ")", _MISSING))
+
+    def field_(key: str, check: Any, required: bool = True) -> Any:
+        if key not in m:
+            if required:
+                problems.append(r.fail(key, f"a value for {key!r}", _MISSING))
+            return _MISSING
+        return attempt(check, m[key], key)
+
+    for key in ("id", "source", "licence", "citation"):
+        field_(key, r.string)
+    for key in ("title", "anatomy", "history", "technique", "discussion"):
+        field_(key, r.text)
+    for key in ("diagnosis", "topic"):
+        field_(key, r.text, required=False)
+    field_("organ_system", lambda v, p: r.enum(v, p, OrganSystem.parse, ", ".join(s.value for s in OrganSystem)))
+    field_("difficulty", lambda v, p: r.enum(v, p, Difficulty.parse, "primary, intermediate, advanced"))
+    field_("confirmation", lambda v, p: r.enum(v, p, Confirmation, ", ".join(c.value for c in Confirmation)),
+           required=False)
+    field_("synthetic", r.boolean)
+    field_("learning_objectives", lambda v, p: r.texts(v, p, non_empty=True))
+    for key in ("differential", "teaching_points"):
+        field_(key, r.texts)
+    field_("tags", lambda v, p: [r.string(t, f"{p}[{i}]") for i, t in enumerate(r.seq(v, p))], required=False)
+    modality = m.get("modality", _MISSING)
+    if modality is _MISSING:
+        problems.append(r.fail("modality", "a modality such as CT, or a list of them", _MISSING))
+    elif not isinstance(modality, str):
+        items = attempt(lambda v, p: r.seq(v, p, non_empty=True), modality, "modality")
+        for i, v in enumerate(items if isinstance(items, list) else []):
+            attempt(r.string, v, f"modality[{i}]")
+    else:
+        attempt(r.string, modality, "modality")
+    series: list[Any] = []
+    raw_series = field_("series", lambda v, p: r.seq(v, p, non_empty=True))
+    if isinstance(raw_series, list):
+        series = [attempt(_read_series_ref, r, v, f"series[{i}]") for i, v in enumerate(raw_series)]
+    raw_findings = field_("findings", r.seq)
+    for i, fv in enumerate(raw_findings if isinstance(raw_findings, list) else []):
+        p = f"findings[{i}]"
+        fm = attempt(r.mapping, fv, p, ("series", "slice_index", "roi", "description"))
+        if fm is _MISSING:
+            continue
+        for key in ("series", "slice_index", "roi", "description"):
+            if key not in fm:
+                problems.append(r.fail(_join(p, key), f"a value for {key!r}", _MISSING))
+        sv = fm.get("series", _MISSING)
+        if not series or _MISSING in series:
+            pass  # the series list itself is wrong: reported above, not again for every finding
+        elif isinstance(sv, int) and not isinstance(sv, bool):
+            if not 0 <= sv < len(series):
+                problems.append(r.fail(p + ".series", f"an index into series (0..{len(series) - 1})", sv))
+        elif sv is not _MISSING:
+            ref = attempt(_read_series_ref, r, sv, p + ".series")
+            if isinstance(ref, SeriesRef) and ref not in series:
+                problems.append(r.fail(p + ".series", "a series listed under series", ref.ref))
+        if "slice_index" in fm:
+            attempt(r.index, fm["slice_index"], p + ".slice_index")
+        if "roi" in fm:
+            attempt(_read_roi, r, fm["roi"], p + ".roi")
+        if "description" in fm:
+            attempt(r.text, fm["description"], p + ".description")
+    raw_questions = field_("questions", r.seq, required=False)
+    seen: dict[str, int] = {}
+    for i, qv in enumerate(raw_questions if isinstance(raw_questions, list) else []):
+        q = attempt(lambda v, p: question_from_dict(v, origin=origin, path=p), qv, f"questions[{i}]")
+        if q is not _MISSING:
+            if q.id in seen:
+                problems.append(r.fail(f"questions[{i}].id", "a question id unique in the case", q.id))
+            seen.setdefault(q.id, i)
+    if not problems:
+        attempt(lambda: Case.from_dict(m, origin=origin))
+    return problems
 
 
 def read_case_yaml(path: str | os.PathLike[str], filename: str) -> tuple[Any, str]:

@@ -10,6 +10,13 @@ notebooks; pandas is imported only when one is asked for.
 Writers (the ingest pipeline, the teaching-content loader) hand in frozen
 records; every ``add_*`` is an idempotent upsert, so re-ingesting converges.
 
+Ingest replaces every UID, so the catalog also remembers where each series came
+from: :attr:`SeriesRecord.source_refs` (data-manifest keys) and ``dataset``
+are looked up by :meth:`Catalog.series_for_source`; that is how a teaching case
+written against the data manifest finds its de-identified series
+(:func:`caselib.cases.resolve_series`, which maps original Series UIDs of
+synthetic cases with the archive's keyring).
+
 Examples
 --------
 >>> from caselib.catalog import Catalog, CaseRecord

@@ -61,6 +61,12 @@ def refresh_cases(conn: sqlite3.Connection, case_pks: Iterable[int] | None) -> N
         SELECT DISTINCT s.modality, cs.case_pk
           FROM case_series cs JOIN series s ON s.series_uid = cs.series_uid
         {where.replace('c.case_pk', 'cs.case_pk')}""", params)
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'case_declared_modalities'").fetchone():
+        return  # migration 3 rebuilds before version 4 added the table
+    conn.execute(f"""
+        INSERT OR IGNORE INTO case_modalities(modality, case_pk)
+        SELECT modality, case_pk FROM case_declared_modalities
+        {where.replace('c.case_pk', 'case_pk')}""", params)
 
 
 def refresh_series_fts(conn: sqlite3.Connection, series_pks: Iterable[int] | None) -> None:

@@ -399,7 +399,7 @@ class Catalog:
         --------
         >>> with Catalog.open(":memory:") as cat:
         ...     cat.schema_version
-        3
+        4
         """
         target = resolve_catalog_path(path_or_archive)
         if readonly:
@@ -621,6 +621,8 @@ class Catalog:
         with self.transaction():
             self._insert(_SERIES_SQL, rows, ("studies", "study_uid", "study UID(s)", 1))
             uids = [r[0] for r in rows]
+            self._conn.executemany("INSERT OR IGNORE INTO series_sources(source_ref, series_uid) VALUES (?, ?)",
+                                   [(ref, r.series_uid) for r in recs for ref in r.source_refs])
             _index.refresh_series_fts(self._conn, _index.series_pks_of(self._conn, uids))
             _index.refresh_cases(self._conn, _index.cases_linked_to(self._conn, uids))
         return len(rows)
@@ -675,6 +677,10 @@ class Catalog:
             pks = json.dumps(sorted(pk.values()))
             conn.execute("DELETE FROM case_tags WHERE case_pk IN (SELECT value FROM json_each(?))", (pks,))
             conn.execute("DELETE FROM case_series WHERE case_pk IN (SELECT value FROM json_each(?))", (pks,))
+            conn.execute("DELETE FROM case_declared_modalities WHERE case_pk IN (SELECT value FROM json_each(?))",
+                         (pks,))
+            conn.executemany("INSERT OR IGNORE INTO case_declared_modalities(modality, case_pk) VALUES (?, ?)",
+                             [(m, pk[r.case_id]) for r in recs for m in r.modalities])
             conn.executemany("INSERT OR IGNORE INTO case_tags(tag, case_pk) VALUES (?, ?)",
                              [(t, pk[r.case_id]) for r in recs for t in r.tags])
             conn.executemany("INSERT INTO case_series(case_pk, series_uid, position) VALUES (?, ?, ?)",
@@ -685,6 +691,39 @@ class Catalog:
     def add_case(self, record: CaseRecord) -> None:
         """Insert or update one case (see :meth:`add_cases`)."""
         self.add_cases([record])
+
+    # ------------------------------------------------------------------ finding series by source
+
+    def series_for_source(self, source_ref: str) -> list[str]:
+        """The archive's series UIDs ingested from a data-manifest key.
+
+        ``source_ref`` is a file key (``'pydicom-data/RG1_UNCI.dcm'``), found
+        through the ``source_refs`` that ingest recorded, or a data-set name
+        (``'tcia-lung-ct'``), found through :attr:`SeriesRecord.dataset`.
+        This is how a teaching case, written against the manifest before any
+        archive existed, finds its series after de-identification replaced
+        every UID.  Sorted; empty when nothing was ingested from it.
+
+        Examples
+        --------
+        >>> cat = Catalog.open(":memory:")
+        >>> cat.add_patient(PatientRecord("P1")); cat.add_study(StudyRecord("2.25.1", "P1"))
+        >>> _ = cat.add_series(SeriesRecord("2.25.2", "2.25.1", "CR", dataset="pydicom-data",
+        ...                                 source_refs=("pydicom-data/RG1_UNCI.dcm",)))
+        >>> cat.series_for_source("pydicom-data/RG1_UNCI.dcm"), cat.series_for_source("pydicom-data")
+        (['2.25.2'], ['2.25.2'])
+        """
+        if not isinstance(source_ref, str) or not source_ref.strip():
+            raise ValueError(f"source_ref must be a data-manifest key, got {source_ref!r}")
+        with self._reading() as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT series_uid FROM series_sources WHERE source_ref = ? "
+                "UNION SELECT series_uid FROM series WHERE dataset = ? ORDER BY 1", (source_ref, source_ref))]
+
+    def has_series(self, series_uid: str) -> bool:
+        """True if the archive holds a series with this (de-identified) UID."""
+        with self._reading() as conn:
+            return conn.execute("SELECT 1 FROM series WHERE series_uid = ?", (series_uid,)).fetchone() is not None
 
     def link_series(self, case_id: str, series_uids: Iterable[str], *, replace: bool = False) -> None:
         """Link series to a case (appended after its current ones, or ``replace`` them).

@@ -331,6 +331,12 @@ class SeriesRecord:
         Messages from geometry checks (:mod:`caselib.dicom`).
     dataset : str or None
         The data-manifest data set (or local collection) the series came from.
+    source_refs : tuple of str
+        Data-manifest keys of the files (or data set) the series was ingested
+        from.  The catalog keeps the *union* over every record of the series
+        (one per object), so a teaching case that names a file by its manifest
+        key finds the de-identified series (:meth:`Catalog.series_for_source`).
+        Never put identifying values here: the catalog is shared with students.
 
     Examples
     --------
@@ -353,9 +359,15 @@ class SeriesRecord:
     slice_thickness: float | None = None
     geometry_warnings: tuple[str, ...] = ()
     dataset: str | None = None
+    source_refs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _req_str(self, "series_uid", self.series_uid)
+        refs = (self.source_refs,) if isinstance(self.source_refs, str) else tuple(self.source_refs or ())
+        for ref in refs:
+            if not isinstance(ref, str) or not ref.strip():
+                raise ValueError(f"SeriesRecord.source_refs must be non-empty strings (manifest keys), got {ref!r}")
+        _set(self, "source_refs", tuple(dict.fromkeys(refs)))
         _req_str(self, "study_uid", self.study_uid)
         _req_str(self, "modality", self.modality)
         _set(self, "modality", self.modality.strip().upper())
@@ -461,6 +473,10 @@ class CaseRecord:
     series_uids : tuple of str
         The series shown by the case, in order.  A link may name a series not
         yet ingested; it resolves when the series arrives.
+    modalities : tuple of str
+        Modalities the case declares (its ``case.yaml``); the modality facet
+        counts them together with those of the linked series, so a case is
+        found by modality before its series are ingested.
 
     Examples
     --------
@@ -479,6 +495,7 @@ class CaseRecord:
     tags: tuple[str, ...] = ()
     synthetic: bool = False
     series_uids: tuple[str, ...] = field(default=())
+    modalities: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         _req_str(self, "case_id", self.case_id)
@@ -510,3 +527,8 @@ class CaseRecord:
             if not isinstance(u, str) or not u:
                 raise ValueError(f"CaseRecord.series_uids must be non-empty strings, got {u!r}")
         _set(self, "series_uids", tuple(dict.fromkeys(uids)))
+        mods = (self.modalities,) if isinstance(self.modalities, str) else tuple(self.modalities)
+        for m in mods:
+            if not isinstance(m, str) or not m.strip():
+                raise ValueError(f"CaseRecord.modalities must be non-empty strings such as 'CT', got {m!r}")
+        _set(self, "modalities", tuple(dict.fromkeys(m.strip().upper() for m in mods)))

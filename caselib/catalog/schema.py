@@ -23,6 +23,11 @@ Tables (``*_pk`` are integer row ids used for joins; the UIDs and
 ``case_modalities`` (modality, case) - derived from the links, for the modality facet
 ``case_fts``        FTS5 over titles, diagnoses, tags, system labels, linked series text
 ``series_fts``      FTS5 over series and study descriptions and body part
+``series_sources``  (source_ref, series_uid) - the data-manifest keys (file or data
+                    set) a series was ingested from, so that a teaching case written
+                    against the manifest finds its series after ingest remapped the UIDs
+``case_declared_modalities`` (modality, case) - modalities a case declares, counted in
+                    the modality facet even before its series are ingested
 ==================  =================================================================
 """
 from __future__ import annotations
@@ -161,6 +166,21 @@ CREATE VIRTUAL TABLE series_fts USING fts5(
 """
 
 
+_V4_SOURCES = """
+CREATE TABLE series_sources (
+    source_ref TEXT NOT NULL,        -- a data-manifest key the series came from (never a PHI value)
+    series_uid TEXT NOT NULL,        -- the archive's de-identified (0020,000E)
+    PRIMARY KEY (source_ref, series_uid)
+) WITHOUT ROWID;
+CREATE INDEX ix_series_sources_series ON series_sources(series_uid);
+CREATE TABLE case_declared_modalities (
+    modality TEXT NOT NULL,
+    case_pk  INTEGER NOT NULL REFERENCES cases(case_pk) ON DELETE CASCADE,
+    PRIMARY KEY (modality, case_pk)
+) WITHOUT ROWID;
+"""
+
+
 def _fill_fts(conn: sqlite3.Connection) -> None:
     # A file migrated from version 2 may already hold cases and series.
     from caselib.catalog import _index
@@ -173,6 +193,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "archive: patients, studies, series, instances", _V1_ARCHIVE),
     Migration(2, "teaching layer: organ systems, cases, tags, case-series links", _V2_TEACHING),
     Migration(3, "full-text search (FTS5, CJK bigrams) over cases and series", _V3_FTS, _fill_fts),
+    Migration(4, "series sources (manifest keys) and the modalities cases declare", _V4_SOURCES),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
