@@ -1,6 +1,7 @@
 """Shared pytest fixtures: a real browser and real Jupyter servers (see browser_support.py)."""
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -12,6 +13,19 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/ helpers importable from
 from browser_support import chromium_problem, launch_chromium, start_server  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _usage_log_in_tmp(tmp_path_factory):
+    """Tests never write the user's real usage log: it goes to a session temp file."""
+    if "CASELIB_USAGE_LOG" in os.environ:
+        yield
+        return
+    os.environ["CASELIB_USAGE_LOG"] = str(tmp_path_factory.mktemp("usage") / "usage.jsonl")
+    try:
+        yield
+    finally:
+        os.environ.pop("CASELIB_USAGE_LOG", None)
 
 
 @pytest.fixture(scope="session")
