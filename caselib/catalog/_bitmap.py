@@ -110,6 +110,10 @@ class BitmapIndex:
         self.modalities: dict[str, int] = {str(k): v for k, v in assemble_grouped(
             conn.execute(f"SELECT modality, {w}, {b} FROM case_modalities GROUP BY 1, 2"),
             self.n_words).items()}
+        # every tag's case set, for the tag facet counts (tags compare case-insensitively)
+        self.tag_sets: dict[str, int] = {str(k): v for k, v in assemble_grouped(
+            conn.execute(f"SELECT tag, {w}, {b} FROM case_tags GROUP BY 1, 2"),
+            self.n_words).items()}
         self.order: list[int] = [r[0] for r in conn.execute("SELECT case_pk FROM cases ORDER BY case_id")]
         self.rank: list[int] = [0] * (max_pk + 1)
         for i, pk in enumerate(self.order):

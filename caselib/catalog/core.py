@@ -99,8 +99,9 @@ class SearchResult(Generic[RowT]):
     ``facets`` maps a facet name to ``{value: count}`` over the *whole*
     filtered set (not only this page).  For cases the facets are
     ``'organ_system'`` (all nine codes, in tree order, zeros included),
-    ``'difficulty'`` (all three) and ``'modality'`` (values present, most
-    frequent first; a case with CT and MR series counts once under each).
+    ``'difficulty'`` (all three), ``'modality'`` (values present, most
+    frequent first; a case with CT and MR series counts once under each) and
+    ``'tags'`` (tags present, most frequent first).
     """
 
     rows: list[RowT]
@@ -873,6 +874,9 @@ class Catalog:
             mod_counts = ((m, (flt & b).bit_count()) for m, b in idx.modalities.items())
             facets["modality"] = dict(sorted(((m, n) for m, n in mod_counts if n),
                                              key=lambda kv: (-kv[1], kv[0])))
+            tag_counts = ((t, (flt & b).bit_count()) for t, b in idx.tag_sets.items())
+            facets["tags"] = dict(sorted(((t, n) for t, n in tag_counts if n),
+                                         key=lambda kv: (-kv[1], kv[0])))
             total = flt.bit_count()
             scores: dict[int, float] = {}
             if offset >= total or limit == 0:
