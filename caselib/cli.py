@@ -9,6 +9,10 @@ Subcommands
 ``caselib deidentify SRC DEST``       plain folder-to-folder de-identification
 ``caselib verify ARCHIVE``            re-run the residual-PHI scan over an archive
 ``caselib cases validate|list [DIR]`` teaching cases
+``caselib cases export CASE... OUT.zip --archive DIR``  a self-contained case bundle to share
+``caselib cases import BUNDLE --archive DIR``           verify a bundle and add its cases
+``caselib pacs echo|query|pull|push NODE ...``          a PACS over DICOMweb or DIMSE (``--config``)
+``caselib receive --archive DIR --port N``              C-STORE receiver that ingests what a PACS sends
 ``caselib bank template|import|export FILE`` the question bank (CSV, Moodle XML, QTI 2.1)
 ``caselib catalog ARCHIVE`` summary of an archive's SQLite catalog
 ``caselib quarantine list|show|release``  review objects held back (pixel PHI ...)
@@ -115,11 +119,31 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_cases(args: argparse.Namespace) -> int:
     from caselib.cases import CaseSchemaError, load_case
 
-    root = Path(args.dir)
+    if args.action in ("export", "import"):
+        return _cases_bundle(args)
+    if len(args.paths) > 1:
+        print(f"caselib cases {args.action}: error: expected at most one folder, found {len(args.paths)}",
+              file=sys.stderr)
+        return 2
+    root = Path(args.paths[0] if args.paths else "cases")
     folders = sorted(p.parent for p in root.rglob("case.yaml"))
     if not folders:
         print(f"no case.yaml under {root}")
         return 1
+    if args.action == "validate":
+        from caselib.cases.library import validate_library
+
+        found = validate_library(root, check_images=args.images)
+        bad_files = {Path(p.file).resolve() for p in found}
+        for folder in folders:
+            if (folder / "case.yaml").resolve() not in bad_files:
+                print(f"ok      {folder}")
+        for problem in found:
+            print(f"INVALID {problem}")
+        n_bad = len({f.parent for f in bad_files})
+        print(f"{len(folders) - n_bad} of {len(folders)} cases valid"
+              + (" (images checked)" if args.images else ""))
+        return 1 if found else 0
     problems = 0
     for folder in folders:
         try:
@@ -128,14 +152,169 @@ def _cmd_cases(args: argparse.Namespace) -> int:
             problems += 1
             print(f"INVALID {exc}")
             continue
-        if args.action == "list":
-            modality = case.modality if isinstance(case.modality, str) else "/".join(case.modality)
-            print(f"{case.id}\t{case.organ_system.value}\t{modality}\t{case.difficulty.value}\t"
-                  f"{case.title.en} / {case.title.zh}")
-        else:
-            print(f"ok      {folder}")
+        modality = case.modality if isinstance(case.modality, str) else "/".join(case.modality)
+        print(f"{case.id}\t{case.organ_system.value}\t{modality}\t{case.difficulty.value}\t"
+              f"{case.title.en} / {case.title.zh}")
     print(f"{len(folders) - problems} of {len(folders)} cases valid")
     return 1 if problems else 0
+
+
+def _cases_bundle(args: argparse.Namespace) -> int:
+    from caselib.cases.bundle import BundleError, export_bundle, import_bundle
+
+    prog = f"caselib cases {args.action}"
+    if not args.archive:
+        print(f"{prog}: error: --archive DIR is required", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "export":
+            if len(args.paths) < 2:
+                print(f"{prog}: error: expected CASE... OUT.zip (at least one case and the output file)",
+                      file=sys.stderr)
+                return 2
+            *cases, out = args.paths
+            result = export_bundle(cases, out, args.archive, cases_root=args.cases_dir or "cases")
+            print(result.summary())
+            return 0
+        if len(args.paths) != 1:
+            print(f"{prog}: error: expected one BUNDLE.zip, found {len(args.paths)} arguments", file=sys.stderr)
+            return 2
+        imported = import_bundle(args.paths[0], args.archive, cases_dir=args.cases_dir, workers=args.workers)
+        print(imported.summary())
+        return 0 if imported.ok else 1
+    except (BundleError, FileNotFoundError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _pacs_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from caselib.pacs import load_config
+
+    return load_config(args.config)
+
+
+def _pacs_query(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from caselib.pacs import StudyQuery
+
+    return StudyQuery(patient_id=args.patient_id, accession=args.accession, date_from=args.date_from,
+                      date_to=args.date_to, modality=args.modality, description=args.description)
+
+
+def _cmd_pacs(args: argparse.Namespace) -> int:
+    import logging
+
+    from caselib.pacs import PacsError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("dicomweb_client").setLevel(logging.WARNING)
+    prog = f"caselib pacs {args.action}"
+    if args.action in ("pull", "push") and not args.archive:
+        print(f"{prog}: error: --archive DIR is required", file=sys.stderr)
+        return 2
+    try:
+        config = _pacs_config(args)
+        node = config.node(args.node)
+        if args.action == "echo":
+            if args.via == "dicomweb":
+                from caselib.pacs.dicomweb import DicomwebConnection
+
+                with DicomwebConnection(node) as conn:
+                    conn.ping()
+                print(f"{node.name}: DICOMweb answers at {node.dicomweb_url} (QIDO-RS, authenticated)")
+            else:
+                from caselib.pacs.dimse import echo
+
+                echo(node, config.local)
+                print(f"{node.name}: C-ECHO ok ({node.ae_title}@{node.host}:{node.port}, calling AE "
+                      f"{config.local.ae_title})")
+            return 0
+        if args.action == "query":
+            query = _pacs_query(args)
+            if args.via == "dicomweb":
+                from caselib.pacs.dicomweb import DicomwebConnection
+
+                with DicomwebConnection(node) as conn:
+                    matches = conn.search_studies(query)
+            else:
+                from caselib.pacs.dimse import find_studies
+
+                matches = find_studies(node, query, config.local)
+            print("study_uid\tpatient_id\taccession\tdate\tmodalities\tinstances\tdescription")
+            for m in matches:
+                print(m.row())
+            print(f"{len(matches)} studies on {node.name}", file=sys.stderr)
+            return 0
+        if args.action == "pull":
+            from caselib.pacs import pull
+
+            via = {"dimse": "move"}.get(args.via, args.via)
+            kwargs = {"study_uids": args.study} if args.study else {"query": _pacs_query(args)}
+            report = pull(node, args.archive, via=via, config=config, compression=args.compression,
+                          workers=args.workers, force=args.force,
+                          progress=False if args.no_progress else None, **kwargs)
+            print(report.summary())
+            return 0 if report.ok else 1
+        # push
+        from caselib.pacs import push
+
+        series = None
+        if args.case:
+            from caselib.cases import load_case
+            from caselib.cases.bundle import _case_folder, resolve_case_series
+
+            series = []
+            for cid in args.case:
+                case = load_case(_case_folder(cid, Path(args.cases_dir)))
+                series += [u for group in resolve_case_series(case, args.archive) for u in group]
+        pushed = push(args.archive, node, studies=args.study or None, series=series,
+                      via="dimse" if args.via in ("dimse", "move", "get") else "dicomweb", local=config.local,
+                      verify=not args.no_verify, progress=False if args.no_progress else None)
+        print(pushed.summary())
+        return 0 if pushed.ok else 1
+    except (PacsError, FileNotFoundError, ValueError, CaselibError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _cmd_receive(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from caselib.pacs import LocalNode, PacsConfigError, Receiver, load_config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # it logs every PDU at INFO
+    try:
+        config = load_config(args.config) if args.config else None
+    except (PacsConfigError, FileNotFoundError) as exc:
+        print(f"caselib receive: error: {exc}", file=sys.stderr)
+        return 2
+    local = config.local if config is not None else LocalNode()
+    allowed = tuple(args.allow or ()) or (config.allowed_ae() if config is not None else ())
+    if not allowed:
+        print("caselib receive: error: no AE title may send: give --allow AE (repeatable) or local.allowed_ae "
+              "in the --config file", file=sys.stderr)
+        return 2
+    receiver = Receiver(args.archive, ae_title=args.ae or local.ae_title, allowed_ae=allowed, host=args.host,
+                        port=args.port, compression=args.compression, workers=args.workers)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    receiver.start()
+    print(f"receiving as {receiver.scp.ae_title} on {args.host}:{receiver.port} into {args.archive}; "
+          f"allowed calling AE titles: {', '.join(allowed)} (stop with Ctrl+C)", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver.stop()
+    n = sum(r.published for r in receiver.reports)
+    print(f"stopped: {receiver.scp.received} objects received, {n} new in the archive, "
+          f"{sum(r.quarantined for r in receiver.reports)} quarantined, "
+          f"{receiver.scp.refused_associations} associations refused", flush=True)
+    return 1 if receiver.errors else 0
 
 
 def _cmd_bank(args: argparse.Namespace) -> int:
@@ -143,7 +322,8 @@ def _cmd_bank(args: argparse.Namespace) -> int:
 
     if args.action == "template":
         write_template(args.file)
-        print(f"wrote the question-bank template {args.file} (UTF-8 with BOM: opens in Excel/WPS)")
+        print(f"wrote the question-bank template {args.file}"
+              + (" (UTF-8 with BOM: opens in Excel/WPS)" if not str(args.file).lower().endswith(".xlsx") else ""))
         return 0
     if args.action == "export":
         return _bank_export(args)
@@ -302,10 +482,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_verify)
 
-    p = sub.add_parser("cases", help="validate or list teaching cases (folders with case.yaml)")
-    p.add_argument("action", choices=["validate", "list"])
-    p.add_argument("dir", nargs="?", default="cases", help="folder searched for case.yaml (default: cases)")
+    p = sub.add_parser("cases", help="validate, list, export (bundle) or import teaching cases",
+                       description="validate|list [DIR]: check or list the cases under DIR (default: cases); "
+                                   "export CASE... OUT.zip --archive DIR: write a case bundle; "
+                                   "import BUNDLE --archive DIR: verify a bundle and add its cases")
+    p.add_argument("action", choices=["validate", "list", "export", "import"])
+    p.add_argument("paths", nargs="*", metavar="ARG",
+                   help="validate/list: folder searched for case.yaml; export: case ids or folders, then OUT.zip; "
+                        "import: the bundle")
+    p.add_argument("--archive", default=None, help="export: archive holding the images; import: target archive")
+    p.add_argument("--cases-dir", default=None,
+                   help="export: where case ids are looked up (default: cases); import: where the cases go "
+                        "(default: ARCHIVE/cases)")
+    p.add_argument("--workers", type=int, default=1, help="import: ingest processes (default 1)")
+    p.add_argument("--images", action="store_true",
+                   help="validate: also check that every series is in the data manifest and every finding "
+                        "points at an existing slice and pixel (fetches the files)")
     p.set_defaults(func=_cmd_cases)
+
+    p = sub.add_parser("pacs", help="talk to a PACS: echo, query, pull into an archive, push an archive")
+    p.add_argument("action", choices=["echo", "query", "pull", "push"])
+    p.add_argument("node", help="PACS node name from the configuration file")
+    p.add_argument("--config", default=None,
+                   help="PACS configuration (TOML/YAML; default $CASELIB_PACS_CONFIG or ~/.config/caselib/pacs.toml)")
+    p.add_argument("--via", choices=["dicomweb", "dimse", "move", "get"], default="dicomweb",
+                   help="DICOMweb (default) or DIMSE (pull: dimse = move = C-MOVE, get = C-GET; push: C-STORE)")
+    p.add_argument("--archive", default=None, help="pull: archive to ingest into; push: archive to publish")
+    p.add_argument("--patient-id", default=None, help="query/pull: (0010,0020) Patient ID")
+    p.add_argument("--accession", default=None, help="query/pull: (0008,0050) Accession Number")
+    p.add_argument("--from", dest="date_from", default=None, help="query/pull: study date from (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", default=None, help="query/pull: study date to (YYYY-MM-DD)")
+    p.add_argument("--modality", default=None, help="query/pull: modality in study, e.g. CT")
+    p.add_argument("--description", default=None, help="query/pull: words of (0008,1030) Study Description")
+    p.add_argument("--study", action="append", default=None,
+                   help="pull: this Study Instance UID (repeatable); push: this archive study (repeatable)")
+    p.add_argument("--case", action="append", default=None, help="push: the series of this case (repeatable)")
+    p.add_argument("--cases-dir", default="cases", help="push --case: where case ids are looked up")
+    p.add_argument("--compression", default="jpeg-ls", choices=["jpeg-ls", "jpeg2000", "rle", "none"])
+    p.add_argument("--workers", type=int, default=1, help="pull: ingest processes (default 1)")
+    p.add_argument("--force", action="store_true", help="pull: retrieve studies already pulled completely")
+    p.add_argument("--no-verify", action="store_true", help="push: skip the residual-PHI scan before sending")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_pacs)
+
+    p = sub.add_parser("receive", help="C-STORE receiver: ingest what a PACS sends (AE-title allow-list)")
+    p.add_argument("--archive", required=True, help="archive folder (created if missing)")
+    p.add_argument("--port", type=int, required=True, help="TCP port to listen on (0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--ae", default=None, help="our AE title (default: local.ae_title or CASELIB)")
+    p.add_argument("--allow", action="append", default=None,
+                   help="calling AE title allowed to send (repeatable; default: from --config)")
+    p.add_argument("--config", default=None, help="PACS configuration file (local section, node AE titles)")
+    p.add_argument("--compression", default="jpeg-ls", choices=["jpeg-ls", "jpeg2000", "rle", "none"])
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=_cmd_receive)
 
     p = sub.add_parser("bank", help="question bank spreadsheet: write the template, import (validate) a filled one")
     p.add_argument("action", choices=["template", "import", "export"])
