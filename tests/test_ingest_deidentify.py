@@ -58,3 +58,90 @@ def test_deidentify_cli(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "de-identified" in out.stdout and "published 1 new" in out.stdout
+
+
+def _numbering_source(src):
+    """14 objects of 9 patients in an order where first appearances interleave.
+
+    Two patients share a Patient ID under different issuers (two people); one
+    patient's only object says Burned In Annotation = YES and is refused: it is still
+    read, so it still takes its number in source order.
+    """
+    from ingest_fixtures import make_ct, to_part10, uid
+
+    order = [0, 1, 0, 2, 3, 1, 4, 5, 2, 6, 7, 8, 7, 0]
+    src.mkdir()
+    for i, p in enumerate(order):
+        ds = make_ct(sop=uid(90, i), study=uid(90, 100 + p), series=uid(90, 200 + p),
+                     patient_id=f"NUMB-{p % 8:03d}", patient_name=f"Numbering^P{p}", instance_number=i + 1)
+        if p in (7, 8):
+            ds.IssuerOfPatientID = f"HOSPITAL-{p}"  # patient 8 is NUMB-000 of another issuer than patient 0
+        if p == 5:
+            ds.BurnedInAnnotation = "YES"
+        (src / f"{i:02d}.dcm").write_bytes(to_part10(ds))
+    return order
+
+
+def _pseudonym_by_instance(dest):
+    import pydicom
+
+    out = {}
+    for path in dest.rglob("*.dcm"):
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        out[int(ds.InstanceNumber)] = str(ds.PatientID)
+    return out
+
+
+def test_deidentify_numbers_new_patients_in_source_order_with_any_number_of_workers(tmp_path):
+    """Pseudonym numbers follow the source order (like ingest), never which worker finishes first."""
+    order = _numbering_source(tmp_path / "src")
+    secret = tmp_path / "k1" / "secret.key"
+    results = {}
+    for workers in (2, 1, 2):
+        keys = tmp_path / f"keys-{workers}-{len(results)}"
+        keys.mkdir()
+        if secret.is_file():
+            shutil.copy(secret, keys / "secret.key")  # the same secret, a fresh registry
+        dest = tmp_path / f"out-{len(results)}"
+        report = deidentify_folder(tmp_path / "src", dest, secret_file=keys / "secret.key", workers=workers,
+                                   progress=False)
+        if not secret.is_file():
+            secret.parent.mkdir()
+            shutil.copy(keys / "secret.key", secret)
+        assert report.published == len(order) - 1 and report.by_stage == {"pixel-phi": 1}, report.summary()
+        results[len(results)] = _pseudonym_by_instance(dest)
+    first_seen = list(dict.fromkeys(order))
+    expected = {i + 1: f"CL-{first_seen.index(p) + 1:06d}" for i, p in enumerate(order) if p != 5}
+    assert results[0] == expected
+    assert results[1] == results[2] == results[0]
+
+
+def test_the_parent_reads_the_patient_identity_the_workers_read():
+    """The parent numbers patients from the header alone (caselib.dicom.header.scan_header); the
+    identity it derives must be the one the worker derives from the whole file, or the worker
+    would hand out a second number.  Checked on pydicom's character-set and test files."""
+    import warnings
+    from pathlib import Path
+
+    import pydicom.data
+    from pydicom.data import get_charset_files
+
+    from caselib.deid import patient_identity
+    from caselib.dicom.header import scan_header
+    from caselib.ingest import parse_object, validate_object
+
+    checked = 0
+    local = Path(pydicom.data.__file__).parent / "test_files"  # no download
+    for path in sorted(set(get_charset_files("*.dcm")) | {str(p) for p in local.rglob("*.dcm")}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                full = parse_object(Path(path).read_bytes(), path)  # what a worker reads
+                validate_object(full, path)
+                expected = patient_identity(full)
+                header = scan_header(path=path, label=path).dataset
+            except Exception:  # noqa: BLE001, S112 - files a worker or the header reader refuse: not published
+                continue
+            assert patient_identity(header) == expected, path
+        checked += expected is not None
+    assert checked > 50

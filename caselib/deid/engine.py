@@ -615,6 +615,13 @@ class Deidentifier:
         self._offsets: dict[str, int] = {}
         method = f"caselib {_CASELIB_VERSION} {profile.name} (PS3.15 {self.table.revision} E.1-1)"
         self._method = method[:64]
+        # the marks as encoded elements, built once: raw elements are immutable, so every
+        # output can hold the same ones (pydicom replaces, never changes, them on access)
+        self._codes = profile.codes
+        self._code_elements = {code: (_raw(0x00080100, "SH", code), _raw(0x00080102, "SH", "DCM"),
+                                      _raw(0x00080104, "LO", meaning)) for code, meaning in self._codes}
+        self._pir_element = _raw(_PIR, "CS", "YES")
+        self._method_element = _raw(_METHOD, "LO", self._method) if self._method.isascii() else None
 
     def __repr__(self) -> str:
         return f"Deidentifier(profile={self.profile.name!r}, fingerprint={self._keys.fingerprint!r})"
@@ -960,11 +967,14 @@ class Deidentifier:
 
     def _mark(self, out: Dataset, run: _Run) -> None:
         od = out._dict
-        od[BaseTag(_PIR)] = _raw(_PIR, "CS", "YES")
+        od[BaseTag(_PIR)] = self._pir_element
         methods = [m for m in _decoded_strings(out, BaseTag(_METHOD)) if m] if _METHOD in od else []
-        if self._method not in methods:
-            methods.append(self._method)
-        od[BaseTag(_METHOD)] = _new(_METHOD, "LO", methods if len(methods) > 1 else methods[0])
+        if not methods and self._method_element is not None:
+            od[BaseTag(_METHOD)] = self._method_element
+        else:
+            if self._method not in methods:
+                methods.append(self._method)
+            od[BaseTag(_METHOD)] = _new(_METHOD, "LO", methods if len(methods) > 1 else methods[0])
 
         items = []
         have: set[tuple[str, str]] = set()
@@ -972,17 +982,21 @@ class Deidentifier:
         if existing is not None:
             for item in out[_METHOD_CODES].value or ():
                 items.append(item)
-                have.add((str(item.get("CodeValue", "")), str(item.get("CodingSchemeDesignator", ""))))
-        for code, meaning in self.profile.codes:
+                d = item._dict
+                value, scheme = d.get(BaseTag(0x00080100)), d.get(BaseTag(0x00080102))
+                have.add(((_str_values(value) or [""])[0] if value is not None else "",
+                          (_str_values(scheme) or [""])[0] if scheme is not None else ""))
+        charset = out.__dict__.get("_read_charset") or "iso8859"
+        for code, _meaning in self._codes:
             if (code, "DCM") in have:
                 continue
             item = _new_dataset(out)
-            charset = out.__dict__.get("_read_charset") or "iso8859"
             item.__dict__["_read_charset"] = item.__dict__["_parent_encoding"] = charset
             d = item._dict
-            d[BaseTag(0x00080100)] = _raw(0x00080100, "SH", code)
-            d[BaseTag(0x00080102)] = _raw(0x00080102, "SH", "DCM")
-            d[BaseTag(0x00080104)] = _raw(0x00080104, "LO", meaning)
+            value, scheme, meaning = self._code_elements[code]
+            d[BaseTag(0x00080100)] = value
+            d[BaseTag(0x00080102)] = scheme
+            d[BaseTag(0x00080104)] = meaning
             items.append(item)
         od[BaseTag(_METHOD_CODES)] = _new(_METHOD_CODES, "SQ", Sequence(items))
 

@@ -57,11 +57,25 @@ import pydicom
 from pydicom.charset import convert_encodings, decode_bytes, default_encoding
 from pydicom.dataset import Dataset
 
-from caselib.deid.engine import _as_strings, _dict_vr, _kw, _plan_for, dataset_to_bytes, harvest_identifiers
+from caselib.deid.engine import (
+    _as_strings,
+    _dict_vr,
+    _kw,
+    _plan_for,
+    dataset_to_bytes,
+    harvest_identifiers,
+)
 from caselib.deid.errors import ResidualPHIError
 from caselib.deid.private import private_creator_of
 from caselib.deid.profile import Profile
-from caselib.deid.text import ENCODINGS, PATTERNS, Needle, compile_matcher, encoded_forms, matcher_token
+from caselib.deid.text import (
+    ENCODINGS,
+    PATTERNS,
+    Needle,
+    compile_matcher,
+    encoded_forms,
+    matcher_token,
+)
 
 __all__ = ["Hit", "VerificationReport", "verify"]
 
@@ -210,63 +224,86 @@ def _bulk_ranges(ds: Dataset) -> list[tuple[int, int]]:
 
 
 @lru_cache(maxsize=256)
-def _raw_matcher(needles: tuple[tuple[str, bool], ...]
-                 ) -> tuple[re.Pattern[bytes] | None, dict[bytes, tuple[int, bool]]]:
-    """One alternation of every byte form (lower case); the whole-word test for ASCII
-    forms is done on each match, so the regex keeps the engine's first-byte prefilter."""
-    forms: dict[bytes, tuple[int, bool]] = {}
-    for index, (text, word) in enumerate(needles):
+def _raw_forms(needles: tuple[tuple[str, bool], ...]) -> tuple[tuple[bytes, str, bool], ...]:
+    """Every byte form (lower case) of every needle: ``(form, needle text, whole word)``.
+
+    The whole-word test applies to ASCII forms of word needles; it is done on each
+    occurrence.  Forms are searched one by one with ``bytes.find`` (C speed, no regex
+    alternation), and every occurrence is checked, overlapping ones included.
+    """
+    forms: dict[bytes, tuple[str, bool]] = {}
+    for text, word in needles:
         for data in encoded_forms(text, ENCODINGS):
             if len(data) < _MIN_RAW_BYTES:
                 continue
-            forms.setdefault(data.lower(), (index, word and data.isascii()))
-    if not forms:
-        return None, forms
-    return re.compile(b"|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))), forms
+            forms.setdefault(data.lower(), (text, word and data.isascii()))
+    return tuple((form, text, word) for form, (text, word) in forms.items())
 
 
 _WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_DIGITS = frozenset(b"0123456789")
+_UID_MIN, _UID_MAX = 8, 64  # UIDs shorter than 8 characters are too likely to be something else
 
 
-_UID_RUNS = (
-    (re.compile(rb"[0-9.]{8,64}"), "ascii"),
-    (re.compile(rb"(?:[0-9.]\x00){8,64}"), "utf-16-le"),
-    (re.compile(rb"(?:\x00[0-9.]){8,64}"), "utf-16-be"),
-)
+@lru_cache(maxsize=4096)
+def _uid_forms(uid: str) -> tuple[tuple[bytes, int, int], ...]:
+    """``(form, code unit size, offset of the character byte in a unit)`` of one UID:
+    ASCII (= UTF-8, Latin-1...), UTF-16 LE and UTF-16 BE."""
+    return ((uid.encode("ascii"), 1, 0), (uid.encode("utf-16-le"), 2, 0), (uid.encode("utf-16-be"), 2, 1))
+
+
+def _whole_uid(chunk: bytes, a: int, b: int, unit: int, at: int) -> bool:
+    """Whether the UID at ``chunk[a:b]`` is a whole run of digits and dots once dots at its
+    ends are stripped: a neighbour run of dots may touch it, a digit beyond them may not."""
+    i = a - unit
+    while i >= 0 and chunk[i + at] == 0x2E and (unit == 1 or chunk[i + 1 - at] == 0):
+        i -= unit
+    if i >= 0 and chunk[i + at] in _DIGITS and (unit == 1 or chunk[i + 1 - at] == 0):
+        return False
+    j = b
+    while j + unit <= len(chunk) and chunk[j + at] == 0x2E and (unit == 1 or chunk[j + 1 - at] == 0):
+        j += unit
+    return not (j + unit <= len(chunk) and chunk[j + at] in _DIGITS and (unit == 1 or chunk[j + 1 - at] == 0))
 
 
 def _raw_hits(data: bytes, bulk: list[tuple[int, int]], needles: tuple[Needle, ...]
               ) -> tuple[list[tuple[int, bytes, str]], int]:
     """``(offset, bytes found, needle text)`` for every needle in ``data`` outside ``bulk``.
 
-    UIDs (unique to each object, hundreds in a slice that references its series)
-    are found by reading every run of digits and dots and looking it up in a set;
-    every other needle goes into one regex per needle set, compiled once and reused
-    across a series.
+    Every byte form of every needle (:func:`_raw_forms`) is looked for with
+    ``bytes.find`` in the lower-cased bytes between the bulk ranges.  A UID (unique
+    to each object) counts only as a whole run of digits and dots, in ASCII or
+    UTF-16, so a remapped UID that happens to contain an original one is no hit.
+    Results are in the order of their offsets.
     """
-    uids = {n.text for n in needles if n.kind == "uid"}
-    key = _needle_key(needles)
-    regex, forms = _raw_matcher(key)
+    uids = sorted({n.text for n in needles if n.kind == "uid" and _UID_MIN <= len(n.text) <= _UID_MAX
+                   and not n.text.strip("0123456789.")})
+    forms = _raw_forms(_needle_key(needles))
     found: list[tuple[int, bytes, str]] = []
     scanned = 0
     start = 0
     for lo, hi in sorted(bulk) + [(len(data), len(data))]:
         chunk = data[start:lo].lower()
-        scanned += len(chunk)
-        if regex is not None:
-            for m in regex.finditer(chunk):
-                index, word = forms[m.group(0)]
-                a, b = m.start(), m.end()
-                if word and ((a > 0 and chunk[a - 1] in _WORD_BYTES) or (b < len(chunk) and chunk[b] in _WORD_BYTES)):
-                    continue
-                found.append((start + a, m.group(0), key[index][0]))
-        if uids:
-            for run, encoding in _UID_RUNS:
-                for m in run.finditer(chunk):
-                    token = m.group(0).decode(encoding).strip(".")
-                    if token in uids:
-                        found.append((start + m.start(), m.group(0), token))
+        n = len(chunk)
+        scanned += n
+        if n:
+            find = chunk.find
+            for form, text, word in forms:
+                i = find(form)
+                while i >= 0:
+                    b = i + len(form)
+                    if not (word and ((i > 0 and chunk[i - 1] in _WORD_BYTES) or (b < n and chunk[b] in _WORD_BYTES))):
+                        found.append((start + i, form, text))
+                    i = find(form, i + 1)
+            for uid in uids:
+                for form, unit, at in _uid_forms(uid):
+                    i = find(form)
+                    while i >= 0:
+                        if _whole_uid(chunk, i, i + len(form), unit, at):
+                            found.append((start + i, form, uid))
+                        i = find(form, i + 1)
         start = max(start, hi)
+    found.sort(key=lambda f: f[0])
     return found, scanned
 
 

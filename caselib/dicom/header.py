@@ -46,7 +46,7 @@ __all__ = [
 HEADER_KEYWORDS: tuple[str, ...] = (
     "SpecificCharacterSet", "ImageType", "SOPClassUID", "SOPInstanceUID",
     "StudyDate", "StudyTime", "AccessionNumber", "Modality", "StudyDescription",
-    "SeriesDescription", "PatientName", "PatientID", "PatientBirthDate", "PatientSex",
+    "SeriesDescription", "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex",
     "BodyPartExamined", "SliceThickness", "SpacingBetweenSlices", "FrameTime",
     "GantryDetectorTilt", "ImagerPixelSpacing", "StudyInstanceUID", "SeriesInstanceUID",
     "StudyID", "SeriesNumber", "AcquisitionNumber", "InstanceNumber",

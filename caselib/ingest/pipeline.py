@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -106,7 +107,37 @@ def _iso_date(da: str | None) -> str | None:
     return f"{da[:4]}-{da[4:6]}-{da[6:8]}"
 
 
-def _records(ds: Any, pseudonym: str | None, data: bytes, transfer_syntax: str) -> dict[str, dict[str, Any]]:
+def _ascii_value(ds: Any, tag: int) -> str:
+    """First value of an ASCII element (UI, CS) as read, without pydicom's conversion."""
+    elem = ds._dict.get(tag)
+    value = None if elem is None else elem.value
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    elif value is not None and not isinstance(value, str):
+        value = "\\".join(str(v) for v in value)
+    return (value or "").split("\\")[0].strip(" \x00")
+
+
+def _file_records(ds: Any, pseudonym: str | None, data: bytes, transfer_syntax: str) -> dict[str, dict[str, Any]]:
+    """What :func:`deidentify_folder` needs of an output: its UIDs, path and modality (no catalog fields)."""
+    study_uid, series_uid = _ascii_value(ds, 0x0020000D), _ascii_value(ds, 0x0020000E)
+    sop_uid = _ascii_value(ds, 0x00080018)
+    patient = pseudonym or "CL-UNKNOWN"
+    return {
+        "patient": {"pseudonym": patient},
+        "study": {"study_uid": study_uid, "patient_pseudonym": patient},
+        "series": {"series_uid": series_uid, "study_uid": study_uid,
+                   "modality": _ascii_value(ds, 0x00080060) or "OT"},
+        "instance": {"sop_uid": sop_uid, "series_uid": series_uid,
+                     "path": f"objects/{study_uid}/{series_uid}/{sop_uid}.dcm",
+                     "sha256": None, "size": len(data), "transfer_syntax": transfer_syntax},
+    }
+
+
+def _records(ds: Any, pseudonym: str | None, data: bytes, transfer_syntax: str, *, digest: bool = True
+             ) -> dict[str, dict[str, Any]]:
+    if not digest:
+        return _file_records(ds, pseudonym, data, transfer_syntax)
     study_uid, series_uid = str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
     sop_uid = str(ds.SOPInstanceUID)
     spacing = ds.get("PixelSpacing")
@@ -126,7 +157,7 @@ def _records(ds: Any, pseudonym: str | None, data: bytes, transfer_syntax: str) 
         "instance": {"sop_uid": sop_uid, "series_uid": series_uid,
                      "instance_number": _int(ds, "InstanceNumber"),
                      "path": f"objects/{study_uid}/{series_uid}/{sop_uid}.dcm",
-                     "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+                     "sha256": hashlib.sha256(data).hexdigest() if digest else None, "size": len(data),
                      "transfer_syntax": transfer_syntax, "sop_class_uid": _text(ds, "SOPClassUID"),
                      "n_frames": _int(ds, "NumberOfFrames") or 1},
     }
@@ -136,11 +167,13 @@ class Worker:
     """Everything one process needs to turn source bytes into an outcome."""
 
     def __init__(self, secret_path: str | os.PathLike[str], registry_path: str | os.PathLike[str],
-                 profile: str, compression: str | None, policy: Any = None) -> None:
+                 profile: str, compression: str | None, policy: Any = None, catalog: bool = True) -> None:
         from caselib.deid import Deidentifier, load_secret, open_registry
 
         self.compression = compression
         self.policy = policy  # caselib.ingest.review.PixelPolicy
+        self.catalog = catalog  # False: no catalog records needed (deidentify_folder), no content digest
+        self.folders: set[str] = set()  # output folders this process knows exist
         self.deidentifier = Deidentifier(profile, secret=load_secret(secret_path, create=False),
                                          registry=open_registry(registry_path))
 
@@ -149,11 +182,12 @@ class Worker:
             # pydicom warns about out-of-spec value lengths of the *input* whenever such an
             # element is decoded; de-identification rewrites them and the verifier checks the output
             warnings.simplefilter("ignore", UserWarning)
-            return process_object(label, data, self.deidentifier, self.compression, self.policy)
+            return process_object(label, data, self.deidentifier, self.compression, self.policy,
+                                  catalog=self.catalog)
 
 
 def process_object(label: str, data: bytes, deidentifier: Any, compression: str | None,
-                   policy: Any = None) -> Outcome:
+                   policy: Any = None, *, catalog: bool = True) -> Outcome:
     """Turn one source object into bytes to publish, or say why not.  Writes nothing.
 
     With ``compression=None`` the de-identified object is encoded as it is
@@ -161,7 +195,9 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
     pixel-PHI risk is published only with a decision of ``policy``
     (:class:`caselib.ingest.review.PixelPolicy`: a reviewer's release, a
     reviewed decision kept in the repository, or an ``auto: true`` mask);
-    otherwise it is refused at stage ``pixel-phi``.
+    otherwise it is refused at stage ``pixel-phi``.  With ``catalog=False`` the
+    records hold only UIDs, path, size and modality (``sha256`` is None): for callers
+    that write files and build no catalog.
     """
     from caselib.deid import dataset_to_bytes, pixel_phi_risk, verify
     from caselib.errors import CaselibError
@@ -214,7 +250,7 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
         return Refused(label, "verify", "residual PHI found after de-identification in "
                        + "; ".join(sorted(set(report.paths))[:10]),
                        {"paths": sorted(set(report.paths))})
-    records = _records(result.dataset, result.patient_pseudonym, out, transfer_syntax)
+    records = _records(result.dataset, result.patient_pseudonym, out, transfer_syntax, digest=catalog)
     needles = tuple((n.text, n.kind, n.source, n.word) for n in report.harvested)
     return Published(label, out, str(result.dataset.SOPInstanceUID),
                      records["series"]["modality"], **records, needles=needles, pixel_decision=pixel_decision)
@@ -536,15 +572,8 @@ def ingest(
                 if bar is not None:
                     bar.update(1)
                 continue
-            try:  # numbers in source order, before any worker races for them
-                parent_deid.pseudonym_for(dcmread(io.BytesIO(data), stop_before_pixels=True, force=True))
-            except Exception:  # noqa: BLE001 - the worker reports what is wrong with it
-                pass
+            _number_patient(parent_deid, item.label, data=data)  # in source order, before any worker
             yield item.label, data, sha
-
-    import io
-
-    from pydicom import dcmread
 
     from caselib.deid import Deidentifier, open_registry
     parent_deid = Deidentifier(profile, secret=load_secret(layout.secret, create=False),
@@ -592,11 +621,67 @@ def _refresh_series(catalog: Any, layout: ArchiveLayout, touched: dict[str, dict
         catalog.add_series(record)
 
 
+def _number_patient(deidentifier: Any, label: str, *, path: str | None = None, data: bytes | None = None) -> None:
+    """Give the object's patient its pseudonym number now, in source order.
+
+    Called by the parent process for every object before any worker sees it, so a
+    new patient's number follows the order of the source, never which worker
+    finishes first: the same source gives the same numbers with any number of
+    workers.  Only the header up to the pixel data is read
+    (:func:`caselib.dicom.header.scan_header`, which keeps every attribute
+    :func:`caselib.deid.patient_identity` uses).  An object whose header cannot be
+    read is left to the worker, which reports what is wrong with it.
+    """
+    from caselib.dicom.header import scan_header
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scan = scan_header(path=path, data=data, label=label)
+            deidentifier.pseudonym_for(scan.dataset)
+    except Exception:  # noqa: BLE001 - the worker reports what is wrong with it
+        pass
+
+
+_partial_names = itertools.count()
+
+
+def _write_output(worker: Worker, path: Path, data: bytes) -> None:
+    """Write one output of :func:`deidentify_folder`: a temporary file renamed into place.
+
+    Not fsync'd (a batch conversion: re-run it after a crash).  The temporary name is
+    this process's id and a counter (no random-name retries), and each output folder
+    is created once per process.
+    """
+    folder = str(path.parent)
+    if folder not in worker.folders:
+        os.makedirs(folder, exist_ok=True)
+        worker.folders.add(folder)
+    tmp = f"{folder}/.partial-{os.getpid()}-{next(_partial_names)}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
+    except FileExistsError:  # left by a killed run whose process had this id
+        os.unlink(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
+    try:
+        with memoryview(data) as view:
+            written = 0
+            while written < len(view):
+                written += os.write(fd, view[written:])
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def _task_deidentify(worker: Worker, label: str, ref: str | bytes, dest: str, qdir: str
                      ) -> tuple[str, str, str, str, str, int, int]:
     """One object of :func:`deidentify_folder`, read and written by the worker itself."""
-    from caselib.ingest.quarantine import _atomic_write
-
     try:
         data = ref if isinstance(ref, bytes) else Path(ref).read_bytes()
     except OSError as exc:
@@ -604,7 +689,7 @@ def _task_deidentify(worker: Worker, label: str, ref: str | bytes, dest: str, qd
         return ("refused", label, "read", f"cannot read: {exc}", "", 0, 0)
     outcome = worker.process(label, data)
     if isinstance(outcome, Published):
-        _atomic_write(Path(dest) / outcome.instance["path"].removeprefix("objects/"), outcome.data, fsync=False)
+        _write_output(worker, Path(dest) / outcome.instance["path"].removeprefix("objects/"), outcome.data)
         return ("published", label, "", "", outcome.modality, len(data), len(outcome.data))
     if isinstance(outcome, Refused):
         Quarantine(qdir).add(label, outcome.reason, outcome.stage, data, outcome.details)
@@ -639,9 +724,10 @@ def deidentify_folder(
     PHI, go to ``quarantine_dir`` (default: ``DEST-quarantine`` beside ``DEST``,
     never inside it, so publishing ``DEST`` cannot publish them).  The secret and
     the pseudonym registry stay outside ``DEST`` too (``secret_file`` and a
-    ``pseudonyms.sqlite`` beside it).  Output files are renamed into place
-    atomically but not fsync'd one by one (this is a batch conversion; re-run it
-    after a crash).
+    ``pseudonyms.sqlite`` beside it).  New patients are numbered in source order,
+    whatever the number of workers (as :func:`ingest` does).  Output files are
+    renamed into place atomically but not fsync'd one by one (this is a batch
+    conversion; re-run it after a crash).
     """
     import sys
 
@@ -664,7 +750,7 @@ def deidentify_folder(
     from caselib.ingest.review import PixelPolicy
 
     worker_args = (secret_path, secret_path.with_name("pseudonyms.sqlite"), profile, None,
-                   PixelPolicy.for_archive(None))
+                   PixelPolicy.for_archive(None), False)
     if progress is None:
         progress = sys.stderr.isatty()
     bar = None
@@ -681,8 +767,17 @@ def deidentify_folder(
                 continue
             # a plain file is read by the worker (no bytes through the pipe); zip members are in memory
             ref: str | bytes = item.label if Path(item.label).is_file() else item.read()
+            if isinstance(ref, bytes):
+                _number_patient(parent_deid, item.label, data=ref)
+            else:
+                _number_patient(parent_deid, item.label, path=ref)
             yield (item.label, ref, str(dest), str(qdir)), None
 
+    from caselib.deid import Deidentifier, open_registry
+
+    # pseudonym numbers are handed out here, in source order (see _number_patient)
+    parent_deid = Deidentifier(profile, secret=load_secret(secret_path, create=False),
+                               registry=open_registry(worker_args[1]))
     try:
         for done, _ in _map_ordered(_task_deidentify, jobs(), workers, worker_args):
             kind, label, stage, reason, modality, n_in, n_out = done

@@ -109,8 +109,29 @@ def _iter_folder(root: Path, limits: Limits) -> Iterator[SourceItem | Rejected]:
             yield from _file_item(path, label, st.st_size, limits)
 
 
+_ZIP_END = b"PK\x05\x06"  # end of central directory record: every zip has one in its last 64 KiB + 22 bytes
+
+
+def _may_be_zip(path: Path, size: int) -> bool:
+    """False when ``path`` has no zip end-of-central-directory signature where one must be.
+
+    :func:`zipfile.is_zipfile` looks for the same signature (and then checks more);
+    this one read of the tail answers "no" for the usual DICOM file without it.
+    """
+    tail = min(size, 65536 + 22)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.pread(fd, tail, size - tail)
+        finally:
+            os.close(fd)
+    except OSError:
+        return True  # let zipfile say what is wrong
+    return _ZIP_END in data
+
+
 def _file_item(path: Path, label: str, size: int, limits: Limits) -> Iterator[SourceItem | Rejected]:
-    if zipfile.is_zipfile(path):
+    if _may_be_zip(path, size) and zipfile.is_zipfile(path):
         yield from _iter_zip(path, limits, nested=True)
         return
     if size > limits.max_object_bytes:

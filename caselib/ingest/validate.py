@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 
 from pydicom import Dataset, dcmread
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.multival import MultiValue
 from pydicom.valuerep import IS, DSdecimal, DSfloat
@@ -78,64 +79,148 @@ def parse_object(data: bytes, label: str) -> Dataset:
 
 
 _BULK_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
+# Values already decoded without error, by everything their decoding depends on: tag, VR,
+# bytes, character set and encoding.  The slices of a series repeat most of their header
+# (sequences included), so each distinct value is decoded once per process.
+_CHECKED: set[tuple[object, ...]] = set()
+_CHECKED_LIMIT = 200_000
+_CACHEABLE_BYTES = 8192  # longer values are checked every time (they rarely repeat)
+
+
+def _check_key(tag: int, elem: RawDataElement, charset: object) -> tuple[object, ...] | None:
+    value = elem.value
+    if value is None or len(value) > _CACHEABLE_BYTES:
+        return None
+    vr = elem.VR
+    if vr is None or vr == "UN" or " or " in vr:
+        # the VR comes from the dictionary, and ambiguous ones (US or SS...) from other elements
+        # of the dataset: cache only what the element alone decides
+        try:
+            vr_dict = dictionary_VR(tag)
+        except KeyError:
+            return None
+        if " or " in vr_dict:
+            return None
+    return (tag, vr, elem.is_implicit_VR, elem.is_little_endian, elem.length, value,
+            charset if not isinstance(charset, list) else tuple(charset))
 
 
 def _check_elements(ds: Dataset, label: str, path: str) -> None:
     """Decode every element into a throw-away copy, so malformed values surface here.
 
     The dataset keeps its raw elements (decoding them in place would make every later
-    step slower and defeat the fast writer).  Bulk binary data is not decoded.
+    step slower and defeat the fast writer).  Bulk binary data is not decoded.  A value
+    seen before with the same tag, VR, encoding and character set decoded fine then,
+    and decodes the same way now: it is not decoded again (a sequence included, whose
+    items are then known to be fine as well).
     """
+    charset = ds._character_set
     for tag, elem in ds._dict.items():
-        where = f"{path}({tag >> 16:04X},{tag & 0xFFFF:04X})"
-        if (isinstance(elem, RawDataElement) and tag != 0x7FE00010 and elem.length != 0xFFFFFFFF
-                and elem.value is not None and len(elem.value) < elem.length):
-            raise InvalidObjectError(f"{label}: expected a complete DICOM file, found one truncated inside {where} "
-                                     f"(declares {elem.length} bytes, {len(elem.value)} present)")
+        key = None
+        if isinstance(elem, RawDataElement):
+            if (tag != 0x7FE00010 and elem.length != 0xFFFFFFFF
+                    and elem.value is not None and len(elem.value) < elem.length):
+                raise InvalidObjectError(f"{label}: expected a complete DICOM file, found one truncated inside "
+                                         f"{_where(path, tag)} (declares {elem.length} bytes, "
+                                         f"{len(elem.value)} present)")
+            if tag == 0x7FE00010 or (elem.VR in _BULK_VRS and (elem.length or 0) > 1024):
+                continue
+            key = _check_key(tag, elem, charset)
+            if key is not None and key in _CHECKED:
+                continue
         try:
             if isinstance(elem, RawDataElement):
-                if tag == 0x7FE00010 or (elem.VR in _BULK_VRS and (elem.length or 0) > 1024):
-                    continue
-                elem = convert_raw_data_element(elem, encoding=ds._character_set, ds=ds)
+                elem = convert_raw_data_element(elem, encoding=charset, ds=ds)
             value = elem.value
         except Exception as exc:  # noqa: BLE001 - any decoding failure is a malformed element
-            raise InvalidObjectError(f"{label}: malformed element {where} ({type(exc).__name__}: {exc})") from exc
+            raise InvalidObjectError(f"{label}: malformed element {_where(path, tag)} "
+                                     f"({type(exc).__name__}: {exc})") from exc
         if elem.VR in ("DS", "IS") and value not in (None, ""):
             for v in (value if isinstance(value, MultiValue) else [value]):
                 if v not in (None, "") and not isinstance(v, (DSfloat, DSdecimal, IS)):
-                    raise InvalidObjectError(f"{label}: malformed element {where} {elem.name}: expected a "
-                                             f"{elem.VR} number, found {v!r}")
+                    raise InvalidObjectError(f"{label}: malformed element {_where(path, tag)} {elem.name}: "
+                                             f"expected a {elem.VR} number, found {v!r}")
         if elem.VR == "SQ":
             for i, item in enumerate(value or ()):
-                _check_elements(item, label, f"{where}[{i}].")
+                _check_elements(item, label, f"{_where(path, tag)}[{i}].")
+        if key is not None:
+            if len(_CHECKED) >= _CHECKED_LIMIT:
+                _CHECKED.clear()
+            _CHECKED.add(key)
+
+
+def _where(path: str, tag: int) -> str:
+    return f"{path}({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _peek(ds: Dataset, tag: int) -> object:
+    """The value of ``tag`` (None when absent), decoded without replacing the raw element.
+
+    ``ds[tag]`` would store the decoded element in ``ds``; de-identification copies raw
+    elements byte for byte and the fast writer relies on that, so validation leaves the
+    dataset as it was read.
+    """
+    elem = ds._dict.get(tag)  # type: ignore[call-overload]
+    if elem is None:
+        return None
+    if not isinstance(elem, RawDataElement):
+        return elem.value
+    key = None
+    if elem.value is not None and len(elem.value) <= 64 and _check_key(tag, elem, None) is not None:
+        charset = ds._character_set
+        key = (tag, elem.VR, elem.is_implicit_VR, elem.is_little_endian, elem.value,
+               tuple(charset) if isinstance(charset, list) else charset)
+        if key in _PEEKED:
+            return _PEEKED[key]
+    value = convert_raw_data_element(elem, encoding=ds._character_set, ds=ds).value
+    if key is not None:
+        if len(_PEEKED) >= 4096:
+            _PEEKED.clear()
+        _PEEKED[key] = value
+    return value
+
+
+_PEEKED: dict[tuple[object, ...], object] = {}  # the attributes validation reads repeat along a series
+
+
+def _pixel_bytes(ds: Dataset) -> int:
+    """Bytes of (7FE0,0010) Pixel Data as read, without decoding the element."""
+    elem = ds._dict.get(0x7FE00010)  # type: ignore[call-overload]
+    if isinstance(elem, RawDataElement):
+        return len(elem.value) if elem.value is not None else elem.length
+    return len(ds.PixelData)
 
 
 def validate_object(ds: Dataset, label: str, *, max_pixel_bytes: int = MAX_PIXEL_BYTES) -> None:
     """Raise if ``ds`` lacks what publication needs or describes absurd pixel data."""
-    sop_class = str(ds.get("SOPClassUID", "") or "")
-    meta_class = str(ds.file_meta.get("MediaStorageSOPClassUID", "") or "") if hasattr(ds, "file_meta") else ""
+    sop_class = str(_peek(ds, 0x00080016) or "")
+    meta = ds.__dict__.get("file_meta")
+    meta_class = str(_peek(meta, 0x00020002) or "") if meta is not None else ""
     if MEDIA_STORAGE_DIRECTORY in (sop_class, meta_class):
         raise NotAnObjectError(f"{label}: a DICOMDIR index, not an object; ingest its folder or the DICOMDIR itself")
     for tag, name in _REQUIRED:
-        value = ds.get(tag)
-        if value is None or not str(value.value or "").strip():
+        if tag not in ds._dict or not str(_peek(ds, tag) or "").strip():
             raise InvalidObjectError(f"{label}: expected {_tag(tag)} {name}, found none")
     name = UID(sop_class).name if sop_class else ""
-    has_pixels = any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009))
+    has_pixels = any(t in ds._dict for t in (0x7FE00010, 0x7FE00008, 0x7FE00009))
     if "Image Storage" in name and not has_pixels:
         raise InvalidObjectError(f"{label}: expected (7FE0,0010) Pixel Data for {name}, found none")
     if not has_pixels:
         return
+    values = {}
     for tag, desc in _PIXEL_DESCRIPTION:
-        if tag not in ds or ds[tag].value in (None, ""):
+        value = _peek(ds, tag)
+        if value in (None, ""):
             raise InvalidObjectError(f"{label}: expected {_tag(tag)} {desc} with the pixel data, found none")
-    rows, cols = int(ds.Rows), int(ds.Columns)
-    bits, spp = int(ds.BitsAllocated), int(ds.SamplesPerPixel)
+        values[tag] = value
+    rows, cols = int(values[0x00280010]), int(values[0x00280011])  # type: ignore[call-overload]
+    bits, spp = int(values[0x00280100]), int(values[0x00280002])  # type: ignore[call-overload]
+    n_frames = _peek(ds, 0x00280008)
     try:
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        frames = int(n_frames or 1)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise InvalidObjectError(f"{label}: expected (0028,0008) Number of Frames to be an integer, "
-                                 f"found {ds.NumberOfFrames!r}") from None
+                                 f"found {n_frames!r}") from None
     if rows < 1 or cols < 1 or frames < 1:
         raise InvalidObjectError(f"{label}: expected positive dimensions, found (0028,0010) Rows={rows}, "
                                  f"(0028,0011) Columns={cols}, (0028,0008) Number of Frames={frames}")
@@ -147,11 +232,11 @@ def validate_object(ds: Dataset, label: str, *, max_pixel_bytes: int = MAX_PIXEL
         raise InvalidObjectError(
             f"{label}: {rows}x{cols}x{frames} frames x {spp} samples x {bits} bits = {expected} bytes of pixels, "
             f"more than the limit of {max_pixel_bytes} bytes (absurd dimensions?)")
-    if str(ds.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422" and spp == 3:
+    if str(values[0x00280004]).strip() == "YBR_FULL_422" and spp == 3:
         expected = rows * cols * frames * 2 * bits // 8  # PS3.3 C.7.6.3.1.2: two samples per pixel
-    ts = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
-    if 0x7FE00010 in ds and not (ts is not None and UID(ts).is_compressed):
-        found = len(ds.PixelData)
+    ts = _peek(meta, 0x00020010) if meta is not None else None
+    if 0x7FE00010 in ds._dict and not (ts is not None and UID(str(ts)).is_compressed):
+        found = _pixel_bytes(ds)
         if found < expected:
             raise InvalidObjectError(
                 f"{label}: (7FE0,0010) Pixel Data holds {found} bytes, expected {expected} for "
