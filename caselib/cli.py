@@ -5,7 +5,8 @@ Subcommands
 ``caselib info PATH``        patients, studies and series in a folder, zip, DICOMDIR or file
 ``caselib fetch [KEY...]``   materialise manifest files (keys or data-set names) into the cache
 ``caselib datasets``         the data sets of the manifest with licences and citations
-``caselib ingest SRC --archive DIR``  de-identify, verify, store and catalog
+``caselib ingest SRC --archive DIR [--store NODE]``  de-identify, verify, store and catalog
+                                     (``--store``: the objects live on a DICOMweb node, not in DIR)
 ``caselib deidentify SRC DEST``       plain folder-to-folder de-identification
 ``caselib verify ARCHIVE``            re-run the residual-PHI scan over an archive
 ``caselib cases validate|list [DIR]`` teaching cases
@@ -88,9 +89,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _record_archive_store(args: argparse.Namespace) -> None:
+    """``--store NODE``: the archive keeps its objects on that DICOMweb node of the PACS configuration."""
+    if not getattr(args, "store", None):
+        return
+    from caselib.archive import record_store
+    from caselib.pacs import load_config
+
+    settings = record_store(args.archive, load_config(args.config).node(args.store))
+    print(f"{args.archive}: objects live on {settings.describe()} (recorded in {settings.origin})",
+          file=sys.stderr)
+
+
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from caselib.ingest import ingest
 
+    try:
+        _record_archive_store(args)
+    except FileNotFoundError as exc:
+        print(f"caselib ingest: error: {exc}", file=sys.stderr)
+        return 2
     report = ingest(args.source, args.archive, profile=args.profile, compression=args.compression,
                     workers=args.workers, progress=False if args.no_progress else None)
     print(report.summary())
@@ -247,6 +265,7 @@ def _cmd_pacs(args: argparse.Namespace) -> int:
         if args.action == "pull":
             from caselib.pacs import pull
 
+            _record_archive_store(args)
             via = {"dimse": "move"}.get(args.via, args.via)
             kwargs = {"study_uids": args.study} if args.study else {"query": _pacs_query(args)}
             report = pull(node, args.archive, via=via, config=config, compression=args.compression,
@@ -462,6 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="teaching", help="de-identification profile (default: teaching)")
     p.add_argument("--compression", default="jpeg-ls", choices=["jpeg-ls", "jpeg2000", "rle", "none"])
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--store", default=None, metavar="NODE",
+                   help="keep the archive's objects on this DICOMweb node of the PACS configuration instead of "
+                        "ARCHIVE/objects (recorded in ARCHIVE/store.toml; credentials from the environment)")
+    p.add_argument("--config", default=None,
+                   help="with --store: PACS configuration (default $CASELIB_PACS_CONFIG or ~/.config/caselib/pacs.toml)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_ingest)
 
@@ -521,6 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compression", default="jpeg-ls", choices=["jpeg-ls", "jpeg2000", "rle", "none"])
     p.add_argument("--workers", type=int, default=1, help="pull: ingest processes (default 1)")
     p.add_argument("--force", action="store_true", help="pull: retrieve studies already pulled completely")
+    p.add_argument("--store", default=None, metavar="NODE",
+                   help="pull: keep the archive's objects on this DICOMweb node (as caselib ingest --store)")
     p.add_argument("--no-verify", action="store_true", help="push: skip the residual-PHI scan before sending")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_pacs)

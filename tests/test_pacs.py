@@ -288,7 +288,7 @@ def test_orthanc_stopped_mid_pull_then_rerun_completes_without_duplicates(tmp_pa
         assert len(others) == 4
         studies = [others[0], lung_study, *others[1:]]  # the 12-slice study second
         # stop Orthanc in the middle of the second study's series (after 3 of its 12 instances arrived)
-        import caselib.pacs.dicomweb as dw
+        import caselib.store._http as dw  # where the WADO-RS writer lives (the shared connection)
 
         real_write = dw._write_part10
         per_folder: dict[str, int] = {}

@@ -282,14 +282,17 @@ def _licence_text(cases: list[Any], datasets: dict[str, Any]) -> str:
 
 def export_bundle(cases: Iterable[str | os.PathLike[str]], out: str | os.PathLike[str],
                   archive: str | os.PathLike[str], *, cases_root: str | os.PathLike[str] = "cases") -> ExportResult:
-    """Write a case bundle (see the module docstring); the zip is renamed into place when complete."""
+    """Write a case bundle (see the module docstring); the zip is renamed into place when complete.
+
+    The images are read through the archive's store (:func:`caselib.archive.open_store`:
+    ``objects/`` or the DICOMweb server named in ``ARCHIVE/store.toml``).
+    """
     from caselib import __version__
+    from caselib.archive import open_store
     from caselib.cases.schema import load_case, read_case_yaml
     from caselib.data import load_manifest
-    from caselib.store import LocalStore
 
     root = Path(archive)
-    store = LocalStore(root)
     known = _catalog_series(root)
     loaded = []
     for ref in cases:
@@ -322,6 +325,7 @@ def export_bundle(cases: Iterable[str | os.PathLike[str]], out: str | os.PathLik
                              "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                              "cases": [], "objects": 0}
     written: set[str] = set()
+    store = open_store(root, check=True)  # objects/ or the archive's DICOMweb server
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             def add(name: str, payload: bytes) -> None:
@@ -336,7 +340,8 @@ def export_bundle(cases: Iterable[str | os.PathLike[str]], out: str | os.PathLik
                         name = f"objects/{ikey.study_uid}/{ikey.series_uid}/{ikey.sop_instance_uid}.dcm"
                         if name in written:
                             continue
-                        payload = store.path_for(ikey).read_bytes()
+                        with store.open(ikey) as fh:
+                            payload = fh.read()
                         problems = check_deidentified(payload, name)
                         if problems:
                             raise BundleError("not exported: " + "; ".join(problems[:10]))
@@ -355,6 +360,9 @@ def export_bundle(cases: Iterable[str | os.PathLike[str]], out: str | os.PathLik
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
     return ExportResult(out, ids, n_objects, out.stat().st_size)
 
 
@@ -532,7 +540,7 @@ def import_bundle(bundle: str | os.PathLike[str], archive: str | os.PathLike[str
     if report.quarantined:
         result.problems.append(f"{report.quarantined} object(s) were quarantined by the target archive's ingest "
                                "(caselib quarantine list); their cases may miss images")
-    from caselib.catalog import Catalog, CaseRecord
+    from caselib.catalog import CaseRecord, Catalog
 
     target.mkdir(parents=True, exist_ok=True)
     records = []

@@ -29,12 +29,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from caselib.archive import ArchiveLayout
 from caselib.ingest.quarantine import Quarantine
 from caselib.ingest.sources import Limits, Rejected, iter_source
 from caselib.ingest.validate import InvalidObjectError, NotAnObjectError, parse_object, validate_object
+
+if TYPE_CHECKING:
+    from caselib.store import Store
 
 __all__ = ["verify_archive", "ArchiveVerification", "IngestReport", "Published", "Refused", "Ignored", "process_object", "ingest", "deidentify_folder",
            "default_secret_file", "Worker"]
@@ -445,6 +448,7 @@ def ingest(
     progress: bool | None = None,
     on_published: Callable[[Published], None] | None = None,
     series_fields: Callable[[str], dict[str, Any]] | None = None,
+    store: Store | None = None,
 ) -> IngestReport:
     """Ingest every object of ``source`` into ``archive``; never raises for one bad object.
 
@@ -467,6 +471,13 @@ def ingest(
     series_fields : callable, optional
         ``label -> dict`` of extra catalog series fields for the object of that
         source label (e.g. ``{"dataset": "tcia-lung-ct"}`` for the demo library).
+    store : Store, optional
+        Where the objects go.  Default: the archive's own store,
+        :func:`caselib.archive.open_store` (``ARCHIVE/objects/``, or the DICOMweb
+        server that ``ARCHIVE/store.toml`` names, checked before any work).
+        A store that stops answering during the run stops it with a
+        :class:`~caselib.store.errors.PacsError` naming the node (objects
+        are never quarantined for that); a re-run resumes.
 
     Returns
     -------
@@ -477,17 +488,21 @@ def ingest(
     """
     import sys
 
+    from caselib.archive import open_store
     from caselib.catalog import Catalog, InstanceRecord, PatientRecord, SeriesRecord, StudyRecord
     from caselib.deid import load_secret
     from caselib.store import ConflictError, LocalStore
+    from caselib.store.errors import PacsError
 
     start = time.perf_counter()
-    layout = ArchiveLayout.at(archive).create()
+    layout = ArchiveLayout.at(archive).create(objects=None if store is None else isinstance(store, LocalStore))
+    if store is None:
+        store = open_store(layout.root, compression=compression, check=True)
     load_secret(layout.secret, create=True)  # created once, before workers race for it
     workers = workers or _default_workers()
     report = IngestReport(str(source), str(layout.root), profile, compression, workers)
-    store = LocalStore(layout.root, compression=compression)
-    store.cleanup_partial()
+    if isinstance(store, LocalStore):
+        store.cleanup_partial()
     quarantine = Quarantine(layout.quarantine)
     journal = Journal(layout.journal)
     catalog = Catalog.open(layout.root)
@@ -534,6 +549,8 @@ def ingest(
         except ConflictError as exc:
             quarantine_it(outcome.label, "duplicate", str(exc), data, {}, sha)
             return
+        except PacsError:
+            raise  # the store's server is down or refuses us: stop (a re-run resumes), quarantine nothing
         except Exception as exc:  # noqa: BLE001
             quarantine_it(outcome.label, "store", f"{type(exc).__name__}: {exc}", data, {}, sha)
             return
@@ -584,7 +601,7 @@ def ingest(
             finish(outcome, data, sha)
             if bar is not None:
                 bar.update(1)
-        _refresh_series(catalog, layout, touched_series)
+        _refresh_series(catalog, store, touched_series)
         journal.clear_dirty()
         catalog.optimize()
     finally:
@@ -598,17 +615,33 @@ def ingest(
     return report
 
 
-def _refresh_series(catalog: Any, layout: ArchiveLayout, touched: dict[str, dict[str, Any]]) -> None:
+def _read_stored_series(store: Store, study_uid: str, series_uid: str) -> Any:
+    """The headers of one stored series (:func:`caselib.dicom.read`), read through the store.
+
+    A local store's folder is read in place; any other store's objects are
+    copied into a temporary folder first (:func:`caselib.store.copy_series_to`).
+    """
+    import tempfile
+
+    from caselib.dicom import read
+    from caselib.store import LocalStore, copy_series_to
+
+    if isinstance(store, LocalStore):
+        return read(store.objects / study_uid / series_uid)
+    with tempfile.TemporaryDirectory(prefix="caselib-series-") as tmp:
+        copy_series_to(store, study_uid, series_uid, tmp)
+        return read(tmp)
+
+
+def _refresh_series(catalog: Any, store: Store, touched: dict[str, dict[str, Any]]) -> None:
     """Recount instances and re-read geometry of every series this run touched."""
     from caselib.catalog import SeriesRecord
-    from caselib.dicom import read
 
     for series_uid, fields in touched.items():
-        folder = layout.objects / fields["study_uid"] / series_uid
         n, frames = catalog.connection.execute(
             "SELECT COUNT(*), COALESCE(SUM(i.n_frames), 0) FROM instances i JOIN series s "
             "ON s.series_pk = i.series_pk WHERE s.series_uid = ?", (series_uid,)).fetchone()
-        collection = read(folder)
+        collection = _read_stored_series(store, fields["study_uid"], series_uid)
         s = collection.series[0] if collection.series else None  # e.g. SEG: counted, no geometry
         thickness = s.slice_thickness if s and s.slice_thickness and s.slice_thickness > 0 else None
         if fields.get("pixel_spacing") is not None:  # a list after the journal's JSON
@@ -821,9 +854,12 @@ class ArchiveVerification:
         return "\n".join(lines)
 
 
-def verify_archive(archive: str | os.PathLike[str], *, progress: bool | None = None) -> ArchiveVerification:
+def verify_archive(archive: str | os.PathLike[str], *, progress: bool | None = None,
+                   store: Store | None = None) -> ArchiveVerification:
     """Re-run the residual-PHI scan over every stored object of ``archive``.
 
+    The objects are read through ``store`` (default: the archive's own store,
+    :func:`caselib.archive.open_store`: ``objects/`` or a DICOMweb server).
     Each object is searched for the identifying values harvested from its
     original at ingest (kept in ``private/journal.sqlite``), at every nesting
     level and in the raw bytes, plus the configured patterns (phone numbers,
@@ -834,18 +870,20 @@ def verify_archive(archive: str | os.PathLike[str], *, progress: bool | None = N
 
     from pydicom import Dataset
 
+    from caselib.archive import iter_archive_keys, open_store, read_store_settings
     from caselib.deid import Needle, verify
     from caselib.store import LocalStore
 
     layout = ArchiveLayout.at(archive)
-    if not layout.objects.is_dir():
+    if store is None and read_store_settings(layout.root).is_local and not layout.objects.is_dir():
         from caselib.errors import DataError
 
         raise DataError(f"no archive at {layout.root}: expected {layout.objects}")
+    if store is None:
+        store = open_store(layout.root, check=True)
     result = ArchiveVerification(str(layout.root))
     journal = Journal(layout.journal)
-    store = LocalStore(layout.root)
-    keys = list(store.iter_instances())
+    keys = iter_archive_keys(layout.root, store)  # a shared DICOMweb server: what the catalog lists
     bar = None
     if progress if progress is not None else sys.stderr.isatty():
         from tqdm.auto import tqdm
@@ -853,14 +891,20 @@ def verify_archive(archive: str | os.PathLike[str], *, progress: bool | None = N
         bar = tqdm(total=len(keys), desc="verify", unit="obj")
     try:
         for key in keys:
-            path = store.path_for(key)
-            rel = str(path.relative_to(layout.root))
+            output: Any
+            if isinstance(store, LocalStore):
+                output = store.path_for(key)
+                rel = str(output.relative_to(store.root))
+            else:
+                with store.open(key) as fh:
+                    output = fh.read()
+                rel = f"{getattr(store, 'root', 'store')}/studies/{key.study_uid}/series/{key.series_uid}/instances/{key.sop_instance_uid}"
             recorded = journal.needles(key.sop_instance_uid)
             if recorded is None:
                 result.without_record.append(rel)
                 recorded = []
             needles = [Needle(text=t, kind=k, source=src, word=w) for t, k, src, w in recorded]
-            report = verify(Dataset(), path, extra_needles=needles)
+            report = verify(Dataset(), output, extra_needles=needles)
             result.checked += 1
             if not report.ok:
                 result.leaks.append({"path": rel, "paths": sorted(set(report.paths))})

@@ -17,7 +17,14 @@ exception message.
 """
 from __future__ import annotations
 
-from caselib.pacs.config import Credentials, LocalNode, PacsConfig, PacsNode, load_config, redact
+from caselib.pacs.config import (
+    Credentials,
+    LocalNode,
+    PacsConfig,
+    PacsNode,
+    load_config,
+    redact,
+)
 from caselib.pacs.errors import (
     AssociationRejectedError,
     PacsAuthError,

@@ -40,17 +40,16 @@ Credentials(user='teacher', password='***')
 """
 from __future__ import annotations
 
-import base64
 import os
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from caselib.pacs.errors import PacsConfigError
-from caselib.pacs.retry import RetryPolicy
+from caselib.store._http import Credentials, RetryPolicy, read_credentials, redact
 
 __all__ = ["CONFIG_ENV", "Credentials", "LocalNode", "PacsConfig", "PacsNode", "default_config_path",
            "load_config", "redact"]
@@ -69,35 +68,6 @@ def default_config_path() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
     return Path(base) / "caselib" / "pacs.toml"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A user name and password read from the environment; the password never shows in ``repr``."""
-
-    user: str
-    password: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return f"Credentials(user={self.user!r}, password='***')"
-
-    def secrets(self) -> tuple[str, ...]:
-        """Every form in which the password could leak into a text: plain, URL-quoted, Basic token."""
-        if not self.password:
-            return ()
-        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        return tuple({self.password, urllib.parse.quote(self.password, safe=""), token})
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in ``text`` with ``***``.
-
-    >>> redact("GET http://u:pw123@host failed", ["pw123"])
-    'GET http://u:***@host failed'
-    """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 def _check_ae(value: object, where: str) -> str:
@@ -194,19 +164,7 @@ class PacsNode:
         PacsConfigError
             A variable named by ``username_env``/``password_env`` is not set.
         """
-        env = os.environ if environ is None else environ
-        if not self.username_env and not self.password_env:
-            return None
-        values = []
-        for key, var in (("username_env", self.username_env), ("password_env", self.password_env)):
-            if var is None:
-                raise PacsConfigError(f"node {self.name!r}: {key} is missing (both username_env and password_env "
-                                      "are needed for a login)")
-            if var not in env:
-                raise PacsConfigError(f"node {self.name!r}: the environment variable {var} (named by {key}) "
-                                      "is not set")
-            values.append(env[var])
-        return Credentials(values[0], values[1])
+        return read_credentials(self.name, self.username_env, self.password_env, environ)
 
     def require_dicomweb(self) -> str:
         if not self.dicomweb_url:
@@ -306,6 +264,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PacsConfig:
             import tomllib
 
             data = tomllib.loads(text)
-    except Exception as exc:  # noqa: BLE001 - any parse error is a config error naming the file
+    except Exception as exc:
         raise PacsConfigError(f"{p}: cannot parse the PACS configuration: {exc}") from exc
     return PacsConfig.from_dict(data, str(p))

@@ -37,7 +37,7 @@ from caselib.pacs.errors import (
 from caselib.pacs.query import StudyMatch, StudyQuery
 from caselib.pacs.retry import call_with_retries
 
-__all__ = ["echo", "find_studies", "move_study", "get_study", "store_files", "StoreReceiver", "RetrieveResult"]
+__all__ = ["RetrieveResult", "StoreReceiver", "echo", "find_studies", "get_study", "move_study", "store_files"]
 
 log = logging.getLogger("caselib.pacs")
 

@@ -1,30 +1,28 @@
-"""Errors of the PACS layer; every message is free of credentials (see :func:`caselib.pacs.config.redact`)."""
+"""Errors of the PACS layer; every message is free of credentials (see :func:`caselib.pacs.config.redact`).
+
+The connection-level errors live with the DICOMweb connection in
+:mod:`caselib.store.errors` (the archive's DICOMweb back end raises them too)
+and are the same classes here.
+"""
 from __future__ import annotations
 
-from caselib.errors import CaselibError
+from caselib.store.errors import (
+    PacsAuthError,
+    PacsConfigError,
+    PacsConnectionError,
+    PacsError,
+    PacsNotFoundError,
+)
 
-__all__ = ["PacsError", "PacsConfigError", "PacsConnectionError", "PacsAuthError", "PacsNotFoundError",
-           "AssociationRejectedError", "PacsTransferError"]
-
-
-class PacsError(CaselibError):
-    """A PACS could not do what was asked (the message names the node, never a password)."""
-
-
-class PacsConfigError(PacsError, ValueError):
-    """The PACS configuration file is malformed, names an unknown node, or lacks a credential."""
-
-
-class PacsConnectionError(PacsError):
-    """The PACS did not answer (refused, reset or timed out) after every retry."""
-
-
-class PacsAuthError(PacsError):
-    """The PACS refused the credentials (HTTP 401/403)."""
-
-
-class PacsNotFoundError(PacsError, LookupError):
-    """The PACS holds no such study, series or instance."""
+__all__ = [
+    "AssociationRejectedError",
+    "PacsAuthError",
+    "PacsConfigError",
+    "PacsConnectionError",
+    "PacsError",
+    "PacsNotFoundError",
+    "PacsTransferError",
+]
 
 
 class AssociationRejectedError(PacsError):

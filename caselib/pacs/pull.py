@@ -4,7 +4,9 @@ For each study: retrieve it (WADO-RS, C-MOVE to caselib's own receiver, or
 C-GET) into a fresh temporary folder under ``ARCHIVE/private/incoming/``
 (owner-only, like the rest of ``private/``), run :func:`caselib.ingest.ingest`
 on that folder (de-identify, verify, transcode, store, catalog; bad objects to
-quarantine), then delete the folder, whatever happened.  The raw, identifying
+quarantine), then delete the folder, whatever happened.  The archive's objects
+go where the archive keeps them (:func:`caselib.archive.open_store`): ``objects/``
+or the DICOMweb server named in ``ARCHIVE/store.toml``.  The raw, identifying
 objects therefore never reach ``objects/``, and do not outlive the study's
 pull: a failure (PACS gone, timeout, kill) removes them in ``finally``, and a
 run killed outright leaves a folder that the next pull removes first.
@@ -39,7 +41,7 @@ from caselib.pacs.config import LocalNode, PacsConfig, PacsNode, redact
 from caselib.pacs.errors import PacsError, PacsNotFoundError
 from caselib.pacs.query import StudyMatch, StudyQuery
 
-__all__ = ["PullReport", "StudyPull", "pull", "incoming_dir", "wipe_stale_incoming"]
+__all__ = ["PullReport", "StudyPull", "incoming_dir", "pull", "wipe_stale_incoming"]
 
 Via = Literal["dicomweb", "move", "get"]
 INCOMING = "incoming"
@@ -246,6 +248,22 @@ def _ingest_batch(folder: Path, studies: list[tuple[StudyPull, Path | None]], ar
 # --------------------------------------------------------------------------- the pull
 
 
+def _check_archive_store(root: Path) -> None:
+    """When the archive lives on a DICOMweb server, make sure it answers before anything is retrieved.
+
+    Each batch is ingested through :func:`caselib.archive.open_store` (by
+    :func:`caselib.ingest.ingest`); this only fails early, naming the node.
+    """
+    from caselib.archive import open_store, read_store_settings
+
+    if read_store_settings(root).is_local:
+        return
+    store = open_store(root, check=True)
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
+
+
 def _count_files(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*.dcm") if p.is_file())
 
@@ -307,6 +325,7 @@ def pull(
         raise ValueError("give either a query or study_uids")
     local = local or (config.local if config is not None else LocalNode())
     layout = ArchiveLayout.at(archive).create()
+    _check_archive_store(layout.root)
     wipe_stale_incoming(layout.root)
     report = PullReport(node.name, via, str(layout.root))
     secrets: tuple[str, ...] = ()

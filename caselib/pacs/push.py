@@ -14,10 +14,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from caselib.pacs.config import LocalNode, PacsNode, redact
 from caselib.pacs.errors import PacsError
+
+if TYPE_CHECKING:
+    from caselib.store import Store
 
 __all__ = ["PushReport", "StudyPush", "push", "select_instances"]
 
@@ -50,8 +53,8 @@ class PushReport:
 
     def summary(self) -> str:
         n = sum(s.instances for s in self.studies)
-        lines = [f"pushed {self.stored} of {n} objects in {len(self.studies)} studies from {self.archive} "
-                 f"to {self.node} over {self.via} in {self.seconds:.1f} s"]
+        lines = [(f"pushed {self.stored} of {n} objects in {len(self.studies)} studies from {self.archive} "
+                 f"to {self.node} over {self.via} in {self.seconds:.1f} s")]
         for s in self.studies:
             if s.status != "sent":
                 lines.append(f"  {s.status.upper()} study {s.study_uid}: {s.error or '; '.join(s.failed[:5])}")
@@ -59,20 +62,38 @@ class PushReport:
 
 
 def select_instances(archive: str | os.PathLike[str], *, studies: Iterable[str] | None = None,
-                     series: Iterable[str] | None = None) -> dict[str, list[Path]]:
-    """Files of the archive by study: all, or those of the given studies and/or series."""
+                     series: Iterable[str] | None = None, store: Store | None = None,
+                     folder: str | os.PathLike[str] | None = None) -> dict[str, list[Path]]:
+    """Files of the archive by study: all, or those of the given studies and/or series.
+
+    The objects are listed through ``store`` (default: the archive's,
+    :func:`caselib.archive.open_store`).  A local store's files are used in
+    place; any other store's selected objects are copied into ``folder`` (needed
+    then) as ``<SOP Instance UID>.dcm``.
+    """
+    from caselib.archive import iter_archive_keys, open_store
     from caselib.store import LocalStore
 
-    store = LocalStore(archive)
+    if store is None:
+        store = open_store(archive)
+    if not isinstance(store, LocalStore) and folder is None:
+        raise ValueError("the archive's objects are not local files: give a folder to copy the selection into")
     want_studies = set(studies) if studies is not None else None
     want_series = set(series) if series is not None else None
     out: dict[str, list[Path]] = {}
-    for key in store.iter_instances():
+    for key in iter_archive_keys(archive, store):
         chosen = (want_studies is None and want_series is None) or (
             (want_studies is not None and key.study_uid in want_studies)
             or (want_series is not None and key.series_uid in want_series))
-        if chosen:
-            out.setdefault(key.study_uid, []).append(store.path_for(key))
+        if not chosen:
+            continue
+        if isinstance(store, LocalStore):
+            path = store.path_for(key)
+        else:
+            path = Path(folder) / f"{key.sop_instance_uid}.dcm"  # type: ignore[arg-type]
+            with store.open(key) as fh:
+                path.write_bytes(fh.read())
+        out.setdefault(key.study_uid, []).append(path)
     missing = sorted((want_studies or set()) - set(out))
     if missing:
         raise PacsError(f"the archive {archive} holds no study {', '.join(missing)}")
@@ -101,9 +122,9 @@ def push(
         The residual-PHI scan found something (nothing is sent), or a chosen
         study is not in the archive.
     """
-    import sys
+    import tempfile
 
-    import pydicom
+    from caselib.archive import open_store
 
     start = time.perf_counter()
     if via not in ("dicomweb", "dimse"):
@@ -115,7 +136,25 @@ def push(
         if check.leaks:
             raise PacsError(f"not pushed: the residual-PHI scan of {archive} found identifiers in "
                             f"{len(check.leaks)} objects (run caselib verify {archive})")
-    selected = select_instances(archive, studies=studies, series=series)
+    store = open_store(archive, check=True)
+    copies = tempfile.TemporaryDirectory(prefix="caselib-push-")  # used only when the archive is remote
+    try:
+        selected = select_instances(archive, studies=studies, series=series, store=store, folder=copies.name)
+        return _send(selected, archive, node, via, local, batch, progress, environ, on_sent, start)
+    finally:
+        copies.cleanup()
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+
+
+def _send(selected: dict[str, list[Path]], archive: str | os.PathLike[str], node: PacsNode, via: str,
+          local: LocalNode | None, batch: int, progress: bool | None, environ: dict[str, str] | None,
+          on_sent: Callable[[int], None] | None, start: float) -> PushReport:
+    import sys
+
+    import pydicom
+
     report = PushReport(node.name, via, str(archive))
     bar = None
     if progress if progress is not None else sys.stderr.isatty():

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-__all__ = ["StudyQuery", "StudyMatch", "normalise_date"]
+__all__ = ["StudyMatch", "StudyQuery", "normalise_date"]
 
 _DATE_RE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 

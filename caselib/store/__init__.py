@@ -6,8 +6,10 @@ idempotent puts and conflict detection.  Pixel data is transcoded losslessly on
 write (JPEG-LS by default; JPEG 2000 lossless, RLE or none as options) and every
 transcoded object is decoded and compared with the original pixels, bit for
 bit, before it is kept (:func:`transcode`).  Any back end implements the
-:class:`Store` protocol, so a DICOMweb archive can be added with the same
-interface.
+:class:`Store` protocol: :class:`caselib.store.dicomweb.DicomwebStore` keeps the
+archive on a DICOMweb server (Orthanc, dcm4chee) with the same interface;
+which one an archive uses is recorded in ``ARCHIVE/store.toml`` and opened by
+:func:`caselib.archive.open_store`.
 
 This package imports pydicom, numpy and the standard library only.
 
@@ -33,6 +35,7 @@ from caselib.store.base import (
     PutStatus,
     Store,
     StoreSize,
+    copy_series_to,
     validate_uid,
 )
 from caselib.store.codec import (
@@ -73,6 +76,7 @@ __all__ = [
     "Transcoded",
     "VerificationError",
     "compute_fingerprint",
+    "copy_series_to",
     "encode_part10",
     "transcode",
     "validate_uid",

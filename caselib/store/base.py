@@ -42,6 +42,7 @@ __all__ = [
     "PutStatus",
     "Store",
     "StoreSize",
+    "copy_series_to",
     "validate_uid",
 ]
 
@@ -268,3 +269,26 @@ class Store(Protocol):
     def size(self) -> StoreSize:
         """Return the number of objects and bytes held."""
         ...
+
+
+def copy_series_to(store: Store, study_uid: str, series_uid: str, folder: str | PathLike[str]) -> list[str]:
+    """Write every stored object of one series into ``folder`` as ``<SOP Instance UID>.dcm``; return the paths.
+
+    For readers that need files (:func:`caselib.dicom.read`) when the archive
+    is not a local folder.  A back end with a faster way (one WADO-RS series
+    request) provides its own ``copy_series_to(study_uid, series_uid, folder)``;
+    otherwise each object is read through :meth:`Store.open`.
+    """
+    import os
+
+    own = getattr(store, "copy_series_to", None)
+    if own is not None:
+        return [str(p) for p in own(study_uid, series_uid, folder)]
+    os.makedirs(folder, exist_ok=True)
+    out = []
+    for key in store.iter_instances(study_uid, series_uid):
+        path = os.path.join(os.fspath(folder), f"{validate_uid(key.sop_instance_uid, 'SOP Instance UID')}.dcm")
+        with store.open(key) as fh, open(path, "wb") as dest:
+            dest.write(fh.read())
+        out.append(path)
+    return out

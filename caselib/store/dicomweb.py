@@ -25,10 +25,19 @@ Store method           DICOMweb (PS3.18)
                        reports no sizes)
 =====================  ==============================================================
 
-Two ways to fill it: :func:`mirror_archive` copies an archive's objects (what
-``caselib pacs push`` does too), and :func:`mirror_on_publish` gives an
-``on_published`` callback for :func:`caselib.ingest.ingest`, so every object the
-ingest publishes is also stored on the server as it is written.
+An archive lives on the server when ``ARCHIVE/store.toml`` says so
+(:func:`caselib.archive.record_store`, ``caselib ingest SRC --archive DIR
+--store NODE``): :func:`caselib.archive.open_store` then returns this store,
+and ingest, ``verify_archive``, PACS pulls and pushes, case bundles and the
+viewer read and write through it; nothing is kept under ``ARCHIVE/objects``.
+The HTTP connection (auth from the environment, timeouts, retries) is
+:class:`caselib.store._http.DicomwebConnection`; this package never imports
+:mod:`caselib.pacs`.
+
+A local archive can also be copied to a server: :func:`mirror_archive` copies
+its objects (what ``caselib pacs push`` does too), and :func:`mirror_on_publish`
+gives an ``on_published`` callback for :func:`caselib.ingest.ingest`, so every
+object the ingest publishes is also stored on the server as it is written.
 
 Examples
 --------
@@ -42,14 +51,27 @@ import io
 import os
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import pydicom
 from pydicom.dataset import Dataset
 
-from caselib.store.base import InstanceKey, KeyLike, PutInput, PutResult, StoreSize, validate_uid
+from caselib.store.base import (
+    InstanceKey,
+    KeyLike,
+    PutInput,
+    PutResult,
+    StoreSize,
+    validate_uid,
+)
 from caselib.store.codec import Compression, compute_fingerprint, transcode
-from caselib.store.errors import ConflictError, InstanceNotFoundError, StoreError
+from caselib.store.errors import (
+    ConflictError,
+    InstanceNotFoundError,
+    PacsNotFoundError,
+    StoreError,
+)
 
 __all__ = ["DicomwebStore", "mirror_archive", "mirror_on_publish"]
 
@@ -69,7 +91,7 @@ def _read(obj: PutInput) -> tuple[Dataset, int]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return pydicom.dcmread(src), size
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise StoreError(f"not a readable DICOM Part 10 object: {exc}") from exc
 
 
@@ -78,7 +100,7 @@ class DicomwebStore:
 
     Parameters
     ----------
-    connection : caselib.pacs.dicomweb.DicomwebConnection
+    connection : caselib.store._http.DicomwebConnection
         The server (auth, timeouts and retries come with it).
     compression : str or Compression, optional
         Lossless option of :meth:`put` (default ``'jpeg-ls'``).
@@ -95,17 +117,36 @@ class DicomwebStore:
 
     @classmethod
     def from_node(cls, node: Any, *, environ: dict[str, str] | None = None, **kwargs: Any) -> DicomwebStore:
-        """From a configured :class:`caselib.pacs.PacsNode` (credentials from the environment)."""
-        from caselib.pacs.dicomweb import DicomwebConnection
+        """From a :class:`~caselib.store._http.DicomwebEndpoint` or a configured :class:`caselib.pacs.PacsNode`.
+
+        Credentials are read from the environment variables the node names, now.
+        """
+        from caselib.store._http import DicomwebConnection
 
         return cls(DicomwebConnection(node, environ=environ), **kwargs)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> DicomwebStore:
         """From a URL alone (no login)."""
-        from caselib.pacs.config import PacsNode
+        from caselib.store._http import DicomwebEndpoint
 
-        return cls.from_node(PacsNode("store", dicomweb_url=url), **kwargs)
+        return cls.from_node(DicomwebEndpoint("store", url), **kwargs)
+
+    @property
+    def node_name(self) -> str:
+        """The configured name of the server (as in ``ARCHIVE/store.toml`` or the PACS configuration)."""
+        return str(getattr(self.conn.node, "name", self.root))
+
+    def check(self) -> None:
+        """One cheap authenticated request; raises a :class:`~caselib.store.errors.PacsError` naming the node.
+
+        :func:`caselib.archive.open_store` calls it, so a server that is down or
+        refuses the login is reported before any work starts.
+        """
+        self.conn.ping()
+
+    def close(self) -> None:
+        self.conn.close()
 
     def __repr__(self) -> str:
         return f"DicomwebStore({self.conn.url!r}, compression={self.compression.value!r})"
@@ -189,8 +230,6 @@ class DicomwebStore:
     def get(self, key: KeyLike) -> Dataset:
         """The stored object (WADO-RS), as a pydicom Dataset."""
         full = key if isinstance(key, InstanceKey) else self._require(key)
-        from caselib.pacs.errors import PacsNotFoundError
-
         try:
             data = self.conn.retrieve_instance_bytes(*full)
         except PacsNotFoundError:
@@ -202,7 +241,16 @@ class DicomwebStore:
     def open(self, key: KeyLike) -> BinaryIO:
         """The stored Part 10 bytes, as a binary file object."""
         full = key if isinstance(key, InstanceKey) else self._require(key)
-        return io.BytesIO(self.conn.retrieve_instance_bytes(*full))
+        try:
+            return io.BytesIO(self.conn.retrieve_instance_bytes(*full))
+        except PacsNotFoundError:
+            raise InstanceNotFoundError(f"no object {key!r} on the DICOMweb archive {self.root!r}") from None
+
+    def copy_series_to(self, study_uid: str, series_uid: str, folder: str | os.PathLike[str]) -> list[Path]:
+        """Write every stored object of a series into ``folder`` as ``<SOP>.dcm`` (one WADO-RS series request)."""
+        validate_uid(study_uid, "study_uid")
+        validate_uid(series_uid, "series_uid")
+        return self.conn.retrieve_series_to(study_uid, series_uid, Path(folder))
 
     def exists(self, key: KeyLike) -> bool:
         return self._resolve(key) is not None

@@ -19,6 +19,11 @@ __all__ = [
     "ConflictError",
     "InstanceNotFoundError",
     "InvalidUIDError",
+    "PacsAuthError",
+    "PacsConfigError",
+    "PacsConnectionError",
+    "PacsError",
+    "PacsNotFoundError",
     "StoreError",
     "TranscodeError",
     "VerificationError",
@@ -79,3 +84,28 @@ class VerificationError(TranscodeError):
     Raised before anything is written: the archive never keeps an object
     whose pixels differ from its input.
     """
+
+
+# --------------------------------------------------------------------------- remote archives (DICOMweb)
+# Defined here, at the bottom of the chain, because the DICOMweb connection
+# (:mod:`caselib.store._http`) lives here; :mod:`caselib.pacs.errors` re-exports them.
+
+
+class PacsError(CaselibError):
+    """A PACS / DICOMweb server could not do what was asked (the message names the node, never a password)."""
+
+
+class PacsConfigError(PacsError, ValueError):
+    """The PACS configuration is malformed, names an unknown node, or lacks a credential."""
+
+
+class PacsConnectionError(PacsError):
+    """The PACS did not answer (refused, reset or timed out) after every retry."""
+
+
+class PacsAuthError(PacsError):
+    """The PACS refused the credentials (HTTP 401/403)."""
+
+
+class PacsNotFoundError(PacsError, LookupError):
+    """The PACS holds no such study, series or instance."""
