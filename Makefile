@@ -52,8 +52,9 @@ system-deps:
 	else echo "need root (or sudo) to apt-get install$$missing" >&2; exit 1; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing
 
+# the venv's bin first on PATH: nbgrader runs `alembic`, the tests run `jupyter`, `voila`, `nbgrader`
 test: install system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m pip install --disable-pip-version-check -e '.[all,bench]'
