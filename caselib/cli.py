@@ -83,8 +83,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(report.summary())
     if args.action in ("serve", "run"):
         cmd = serve_command(Path(args.archive), port=args.port, notebooks=Path(args.notebooks))
-        print("Starting the case library in JupyterLab; open the URL printed below "
-              f"(http://127.0.0.1:{args.port}/lab?token=...). Stop with Ctrl+C.", flush=True)
+        print("Starting the case library; open the URL printed below "
+              f"(http://127.0.0.1:{args.port}/...?token=...): it shows the case browser; the lessons are "
+              f"in JupyterLab at http://127.0.0.1:{args.port}/lab. Stop with Ctrl+C.", flush=True)
         os.execvp(cmd[0], cmd)
     return 0
 

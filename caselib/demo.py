@@ -6,8 +6,9 @@ residual-PHI verification, lossless transcoding, atomic writes and the SQLite
 catalog, with each series tagged with its data set so lessons can show its
 licence and citation.  Objects whose pixels may carry burned-in text are
 quarantined unless a reviewed decision kept in the repository says how to
-publish them.  ``caselib demo serve`` opens JupyterLab on the lessons with
-``CASELIB_ARCHIVE`` pointing at the archive.
+publish them.  ``caselib demo serve`` starts JupyterLab on the caselib folder with
+``CASELIB_ARCHIVE`` pointing at the archive; its start page is the case
+browser app (Voila), and the lessons are in JupyterLab at ``/lab``.
 
 Building again converges: the ingest journal skips what is already done, so
 an interrupted build is finished by running it again.
@@ -24,7 +25,7 @@ from typing import Any
 
 from caselib.data import fetch_many, load_manifest
 
-__all__ = ["DemoReport", "build_demo_archive", "default_archive", "serve_command", "ARCHIVE_ENV"]
+__all__ = ["DemoReport", "build_demo_archive", "default_archive", "serve_command", "ARCHIVE_ENV", "DEMO_APP"]
 
 ARCHIVE_ENV = "CASELIB_ARCHIVE"
 
@@ -88,16 +89,31 @@ def build_demo_archive(archive: Path | str, *, progress: bool = True, workers: i
                       ingest=report, seconds=time.perf_counter() - start)
 
 
+#: the page ``make demo`` opens: the case browser app, rendered by Voila inside JupyterLab's server
+DEMO_APP = "voila_apps/case_browser_app.ipynb"
+
+
 def serve_command(archive: Path, *, port: int = 8888, notebooks: Path = Path("notebooks")) -> list[str]:
-    """The JupyterLab command that serves the lessons on 127.0.0.1 for this archive.
+    """The JupyterLab command that serves the lessons and the classroom apps on 127.0.0.1.
+
+    The server's root is the folder holding ``notebooks/`` and ``voila_apps/``
+    (the caselib checkout), and its start page is the case browser app
+    (``/voila/render/voila_apps/case_browser_app.ipynb``, through Voila's
+    server extension); JupyterLab with the lessons is at ``/lab``.  When
+    ``notebooks`` has no ``voila_apps/`` beside it, the root is ``notebooks``
+    and the start page is JupyterLab.
 
     Sets ``CASELIB_ARCHIVE`` in this process's environment so the server and its
     kernels find the archive.
     """
     os.environ[ARCHIVE_ENV] = str(Path(archive).resolve())
     jupyter = shutil.which("jupyter") or str(Path(sys.executable).with_name("jupyter"))
+    notebooks = Path(notebooks).resolve()
+    root = notebooks.parent if (notebooks.parent / DEMO_APP).is_file() else notebooks
     cmd = [jupyter, "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           f"--ServerApp.root_dir={Path(notebooks).resolve()}"]
+           f"--ServerApp.root_dir={root}"]
+    if root != notebooks:
+        cmd.append(f"--LabApp.default_url=/voila/render/{DEMO_APP}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     return cmd

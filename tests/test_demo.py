@@ -106,7 +106,11 @@ def _get_when_up(url: str, seconds: float = 60) -> str:
 
 @pytest.mark.slow
 def test_demo_serve_starts_jupyterlab_on_the_lessons(demo_archive, tmp_path):
-    """`caselib demo serve` (the last step of `make demo`) prints a URL that serves JupyterLab."""
+    """`caselib demo serve` (the last step of `make demo`) prints a URL that opens the case
+    browser app; JupyterLab with the lessons is on the same server."""
+    import queue
+    import threading
+
     archive, _ = demo_archive
     port = _free_port()
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
@@ -114,26 +118,32 @@ def test_demo_serve_starts_jupyterlab_on_the_lessons(demo_archive, tmp_path):
         [sys.executable, "-m", "caselib.cli", "demo", "serve", "--archive", str(archive), "--port", str(port),
          "--notebooks", str(ROOT / "notebooks")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    lines_q: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines_q.put(line) for line in proc.stdout], daemon=True).start()
     try:
         url = None
         deadline = time.monotonic() + 120
         lines = []
-        while time.monotonic() < deadline and url is None:
-            line = proc.stdout.readline()
-            if not line:
-                break
+        while time.monotonic() < deadline and url is None and proc.poll() is None:
+            try:
+                line = lines_q.get(timeout=1)
+            except queue.Empty:
+                continue
             lines.append(line)
-            m = re.search(rf"(http://127\.0\.0\.1:{port}/lab\?token=\w+)", line)
+            m = re.search(rf"(http://127\.0\.0\.1:{port}/\S*\?token=\w+)", line)
             if m:
                 url = m.group(1)
         assert url, "no URL printed:\n" + "".join(lines)
-        page = _get_when_up(url)
-        assert "JupyterLab" in page
+        assert "case_browser_app" in url, url
         token = url.split("token=")[1]
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/contents/00_setup.ipynb?content=0",
+        lab = _get_when_up(f"http://127.0.0.1:{port}/lab?token={token}")
+        assert "JupyterLab" in lab
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/contents/notebooks/00_setup.ipynb?content=0",
                                      headers={"Authorization": f"token {token}"})
         meta = json.loads(urllib.request.urlopen(req, timeout=30).read())
         assert meta["name"] == "00_setup.ipynb"
+        app = _get_when_up(url, seconds=120)
+        assert "voila" in app.lower(), app[:500]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
