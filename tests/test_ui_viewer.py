@@ -233,3 +233,21 @@ def test_from_archive_opens_an_ingested_series(tmp_path, ct):
         Viewer.from_archive(archive, "1.2.3")
     with pytest.raises(FileNotFoundError, match="not a caselib archive"):
         Viewer.from_archive(tmp_path / "nowhere", "1.2.3")
+
+
+def test_viewer_records_usage_events(monkeypatch, tmp_path):
+    """Opening a series, revealing findings and saving marks reach the usage log (and nothing when off)."""
+    from caselib.usage import read_events
+
+    log = tmp_path / "usage.jsonl"
+    monkeypatch.setenv("CASELIB_USAGE_LOG", str(log))
+    v = Viewer(np.zeros((3, 8, 8), np.int16), pixel_spacing=(1.0, 1.0), case_id="case-x",
+               annotations=[{"kind": "text", "slice_index": 1, "row": 2, "col": 2, "text": "x"}])
+    v.reveal_annotations()
+    v.save_marks(tmp_path / "marks.json")
+    events = read_events(log)
+    assert list(events["action"]) == ["open_series", "reveal_findings", "mark"]
+    assert set(events["case_id"]) == {"case-x"}
+    monkeypatch.setenv("CASELIB_USAGE_LOG", "off")
+    Viewer(np.zeros((2, 4, 4), np.int16))
+    assert len(read_events(log)) == 3

@@ -76,6 +76,7 @@ import traitlets
 from caselib.cases.marks import Mark, mark_to_patient, save_marks
 from caselib.i18n import normalize_language, t, text_lang
 from caselib.imaging import PRESETS, Window, auto_window
+from caselib.usage import record_event
 from caselib.ui._source import ImageSource, as_source, orientation_labels
 
 __all__ = ["Viewer", "Annotation", "annotations_from_findings", "PREFETCH"]
@@ -227,8 +228,9 @@ class Viewer(anywidget.AnyWidget):
                  preset: str | None = None, annotations: Iterable[Annotation | Mapping[str, Any]] = (),
                  lang: str = "zh-CN", reveal_allowed: bool = True, citation: str = "",
                  height: int = 520, slice_index: int | None = None, tool: str = "wl",
-                 **array_options: Any) -> None:
+                 case_id: str | None = None, **array_options: Any) -> None:
         source = as_source(data, **array_options)
+        self._case_id = case_id
         self._source: ImageSource = source
         self._annotations = [Annotation.from_value(a) for a in annotations]
         self._mark_callbacks: list[Callable[[list[Mark]], None]] = []
@@ -246,6 +248,8 @@ class Viewer(anywidget.AnyWidget):
         self.on_msg(self._on_custom)
         self.observe(self._on_marks, names="marks_data")
         self.observe(self._on_lang, names="lang")
+        # usage statistics (caselib.usage; CASELIB_USAGE_LOG=off disables): what was opened, not pixels
+        record_event("open_series", case_id=case_id, n_slices=source.n_slices)
 
     # ------------------------------------------------------------------ construction
 
@@ -364,6 +368,7 @@ class Viewer(anywidget.AnyWidget):
         with self.hold_sync():
             self.visible_annotations = self._annotation_json()
             self.annotations_visible = True
+        record_event("reveal_findings", case_id=self._case_id, source="viewer")
 
     def hide_annotations(self) -> None:
         """Hide the annotations and drop them from the browser's state."""
@@ -394,7 +399,9 @@ class Viewer(anywidget.AnyWidget):
     def save_marks(self, path: str | os.PathLike[str], *, case_id: str | None = None,
                    student: str | None = None) -> Path:
         """Write :attr:`marks` with :func:`caselib.cases.marks.save_marks`."""
-        return save_marks(path, self.marks, case_id=case_id, student=student)
+        marks = self.marks
+        record_event("mark", case_id=case_id or self._case_id, n_marks=len(marks))
+        return save_marks(path, marks, case_id=case_id, student=student)
 
     def clear_marks(self) -> None:
         """Remove every mark."""
