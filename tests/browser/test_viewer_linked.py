@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from caselib.data import fetch, fetch_dataset
 from caselib.dicom import read
@@ -108,7 +109,8 @@ def test_linked_keyboard_roi_colour(tmp_path, jupyter_servers, chromium_browser,
                                               (e["radius_row"], e["radius_col"])), ct.pixel_spacing)
         assert e["measurements"]["mean"] == pytest.approx(stats.mean)
         assert abs(e["row"] - 250) < 0.6 and abs(e["radius_col"] - 12) < 0.6
-        assert "平均值" in viewers.nth(0).locator("[data-role=marks]").inner_text()
+        # the kernel measured the ROI; its label reaches the page with the next state sync
+        expect(viewers.nth(0).locator("[data-role=marks]")).to_contain_text("平均值", timeout=20_000)
         # ---- distance in mm (pixel spacing), then zoom in with + and back with r
         page.keyboard.press("d")
         page.mouse.move(box["x"] + 100.5 * sx, box["y"] + 100.5 * sy)
