@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SliceData", "ImageSource", "SeriesSource", "ArraySource", "as_source",
+__all__ = ["SliceData", "ImageSource", "SeriesSource", "ArraySource", "as_source", "resolve_window",
            "orientation_labels"]
 
 _SENDABLE = {np.dtype(t) for t in ("u1", "i1", "<u2", "<i2", "<u4", "<i4", "<f4")}
@@ -212,3 +212,26 @@ def as_source(data: Any, **kwargs: Any) -> ImageSource:
     if isinstance(data, np.ndarray) or isinstance(data, (list, tuple)):
         return ArraySource(np.asarray(data), **kwargs)
     raise TypeError(f"Viewer shows a caselib.dicom.Series or a numpy array, got {type(data).__name__}")
+
+
+def resolve_window(source: ImageSource, index: int, window: Any = None, preset: str | None = None) -> Any:
+    """The window to show slice ``index`` with: ``window`` or ``preset`` (not both), else the
+    object's own window (0028,1050/1051), else grey-level midpoint for colour, else
+    :func:`caselib.imaging.auto_window` of the slice's modality values."""
+    from caselib.imaging import Window, auto_window, get_preset
+
+    if window is not None and preset is not None:
+        raise TypeError("give either window= or preset=, not both")
+    if preset is not None:
+        return get_preset(preset).window
+    if isinstance(window, Window):
+        return window
+    if window is not None:
+        if isinstance(window, (str, bytes)) or len(window) != 2:
+            raise TypeError(f"window must be a Window or (center, width), got {window!r}")
+        return Window(float(window[0]), float(window[1]))
+    if source.default_window is not None:
+        return Window(*source.default_window)
+    if source.is_color:
+        return Window(127.5, 256)
+    return auto_window(source.modality_slice(index))

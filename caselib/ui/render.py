@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from caselib.imaging import Window, auto_window, get_preset, window_to_uint8
+from caselib.imaging import Window, window_to_uint8
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -36,21 +36,6 @@ if TYPE_CHECKING:
     from caselib.ui.viewer import Annotation, Viewer
 
 __all__ = ["display_slice", "render_slice", "render_viewer"]
-
-
-def _window(source: Any, index: int, window: Window | Sequence[float] | None,
-            preset: str | None) -> Window:
-    if window is not None and preset is not None:
-        raise TypeError("give either window= or preset=, not both")
-    if preset is not None:
-        return get_preset(preset).window
-    if isinstance(window, Window):
-        return window
-    if window is not None:
-        return Window(float(window[0]), float(window[1]))
-    if source.default_window is not None:
-        return Window(*source.default_window)
-    return auto_window(source.modality_slice(index))
 
 
 def display_slice(data: Any, index: int | None = None, *, window: Window | Sequence[float] | None = None,
@@ -71,7 +56,7 @@ def display_slice(data: Any, index: int | None = None, *, window: Window | Seque
         Flip the grey scale (on top of MONOCHROME1, which is always shown
         with low values white).
     """
-    from caselib.ui._source import as_source
+    from caselib.ui._source import as_source, resolve_window
 
     source = as_source(data, **array_options)
     i = source.n_slices // 2 if index is None else int(index)
@@ -81,7 +66,7 @@ def display_slice(data: Any, index: int | None = None, *, window: Window | Seque
         rgb = np.asarray(source.raw_slice(i).values)
         return 255 - rgb if invert else rgb
     values = source.modality_slice(i)
-    win = _window(source, i, window, preset)
+    win = resolve_window(source, i, window, preset)
     return window_to_uint8(values, win, invert=bool(invert) != bool(source.monochrome1))
 
 

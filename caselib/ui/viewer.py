@@ -70,14 +70,13 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
-import numpy as np
 import traitlets
 
 from caselib.cases.marks import Mark, mark_to_patient, save_marks
-from caselib.i18n import normalize_language, t, text_lang
-from caselib.imaging import PRESETS, Window, auto_window
+from caselib.i18n import normalize_language, text_lang
+from caselib.imaging import PRESETS, Window
 from caselib.usage import record_event
-from caselib.ui._source import ImageSource, as_source, orientation_labels
+from caselib.ui._source import ImageSource, as_source, orientation_labels, resolve_window
 
 __all__ = ["Viewer", "Annotation", "annotations_from_findings", "PREFETCH"]
 
@@ -266,23 +265,7 @@ class Viewer(anywidget.AnyWidget):
 
     def _initial_window(self, window: Window | Sequence[float] | None, preset: str | None) -> Window:
         src = self._source
-        if window is not None and preset is not None:
-            raise TypeError("give either window= or preset=, not both")
-        if preset is not None:
-            from caselib.imaging import get_preset
-            return get_preset(preset).window
-        if isinstance(window, Window):
-            return window
-        if window is not None:
-            if isinstance(window, (str, bytes)) or len(window) != 2:
-                raise TypeError(f"window must be a Window or (center, width), got {window!r}")
-            return Window(float(window[0]), float(window[1]))
-        if src.default_window is not None:
-            return Window(*src.default_window)
-        if src.is_color:
-            return Window(127.5, 256)
-        values = src.modality_slice(src.n_slices // 2 if not src.cine else 0)
-        return auto_window(values)
+        return resolve_window(src, src.n_slices // 2 if not src.cine else 0, window, preset)
 
     def _build_meta(self, citation: str, initial: Window) -> dict[str, Any]:
         src = self._source
