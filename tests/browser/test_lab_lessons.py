@@ -30,8 +30,12 @@ def test_windowing_lesson_runs_in_jupyterlab_and_its_viewer_scrolls(chromium_bro
         page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')",
                                timeout=TIMEOUT_MS)
         # wait for the kernel, then run every cell
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                               ".jp-Toolbar-kernelStatus, .jp-KernelStatus", timeout=TIMEOUT_MS)
+        # the kernel itself must be up (the status widgets exist before it is): on a loaded machine
+        # a run-all issued while the session is still starting can be lost
+        page.wait_for_function(
+            "() => { const w = window.jupyterapp.shell.currentWidget;"
+            " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
+            " return !!(w.sessionContext.isReady && k && k.status === 'idle'); }", timeout=TIMEOUT_MS)
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         viewer = page.locator(".jp-OutputArea .cl-viewer").first
         viewer.locator("canvas").wait_for(timeout=TIMEOUT_MS)
