@@ -56,10 +56,36 @@ def wait_pools_full(server, filled: dict[str, int], app: str | None, timeout: fl
         counts = {a: text.count(f"Kernel pool of {a}.ipynb is filled") for a in filled}
         if all(n >= 1 for n in counts.values()) and (app is None or counts[app] > filled[app]):
             filled.update(counts)
-            time.sleep(1.0)              # the refilled kernel has just executed the notebook
+            # "filled" means started: the new kernel still executes the app notebook; the page is
+            # opened once the server and its kernels are idle (a preheated kernel, really ready)
+            wait_idle(server, deadline)
             return
         time.sleep(0.1)
     raise RuntimeError(f"the kernel pools were not filled within {timeout:.0f} s:\n{server.log_tail()}")
+
+
+def wait_idle(server, deadline: float, quiet_s: float = 1.0) -> None:
+    """Wait until Voila and its kernels used under 5 % of a core for ``quiet_s`` seconds."""
+    import psutil
+
+    root = psutil.Process(server.process.pid)
+
+    def cpu() -> float:
+        total = 0.0
+        for p in [root] + root.children(recursive=True):
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
+    while time.monotonic() < deadline:
+        before = cpu()
+        time.sleep(quiet_s)
+        if cpu() - before < 0.05 * quiet_s:
+            return
+    raise RuntimeError(f"the Voila server did not become idle:\n{server.log_tail()}")
 
 
 def first_render(browser, server, app: str) -> float:

@@ -6,6 +6,12 @@ by itself when started inside ``voila_apps/``):
 - ``VoilaConfiguration.preheat_kernel`` + ``default_pool_size``: each app
   notebook is executed ahead of time in a pooled kernel, so the first page
   of a student renders without waiting for imports and data;
+- ``VoilaConfiguration.extension_allowlist``: a page loads only the
+  JupyterLab extensions the apps use (Voila's widget manager, the widget
+  controls, anywidget for the viewer), not every extension installed in
+  the environment (nbgrader, notebook, ...): less JavaScript for each of
+  30 pages to fetch and run, and no console errors from extensions that
+  cannot load outside JupyterLab;
 - ``MappingKernelManager.cull_*``: kernels idle for 10 minutes with no
   browser connected are shut down, so a class leaves no kernels behind.
   Culling is what actually frees them: Voila 0.5's shutdown request on page
@@ -67,6 +73,12 @@ def voila_args(*, preheat: bool = True, class_size: int | None = None, app: str 
         :data:`CLASS_FILL_DELAY_S` after use, so refilling does not compete
         with the class for the CPU.  Start the server a few minutes before
         the lesson: filling the pool takes about a second of CPU per kernel.
+        Voila logs "Kernel pool of ... is filled" as soon as the kernels have
+        *started*; each then still executes the app notebook (a pool of 30
+        keeps both cores busy for a while, see ``bench/voila_classroom.py``
+        ``wait_pool_ready``).  The pool is ready when the server's CPU use
+        falls back to idle; a class that arrives earlier waits for those
+        kernels while competing with them for the cores.
     """
     config = load_voila_config(folder)
     if not preheat:
