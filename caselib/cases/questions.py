@@ -36,10 +36,7 @@ from typing import Any, ClassVar
 
 from caselib.cases.schema import (
     ROI,
-    CircleROI,
-    EllipseROI,
     Finding,
-    PointROI,
     SeriesRef,
     Text,
     _MISSING,
@@ -47,6 +44,7 @@ from caselib.cases.schema import (
     _read_roi,
     _read_series_ref,
     _Reader,
+    check_image_location,
     check_pixel_spacing,
 )
 
@@ -328,14 +326,7 @@ class Hotspot(Question):
     tolerance_mm: float = 0.0
 
     def _validate(self) -> None:
-        if not isinstance(self.series, SeriesRef):
-            raise TypeError(f"Hotspot.series must be a SeriesRef, got {type(self.series).__name__}")
-        if isinstance(self.slice_index, bool) or not isinstance(self.slice_index, int) \
-                or self.slice_index < 0:
-            raise ValueError(f"Hotspot.slice_index must be a non-negative int, got {self.slice_index!r}")
-        if not isinstance(self.roi, (CircleROI, EllipseROI, PointROI)):
-            raise TypeError(f"Hotspot.roi must be a CircleROI, EllipseROI or PointROI, "
-                            f"got {type(self.roi).__name__}")
+        check_image_location("Hotspot", self.series, self.slice_index, self.roi)
         object.__setattr__(self, "pixel_spacing", check_pixel_spacing(self.pixel_spacing))
         object.__setattr__(self, "tolerance_mm",
                            _num("Hotspot", "tolerance_mm", self.tolerance_mm, non_negative=True))

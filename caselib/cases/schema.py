@@ -302,6 +302,19 @@ class SeriesRef:
         return {"series_uid": str(self.series_uid)}
 
 
+def check_image_location(owner: str, series: Any, slice_index: Any, roi: Any) -> None:
+    """Validate where on an image something points: a :class:`SeriesRef`, a
+    non-negative slice index and a circle/ellipse/point ROI (``owner`` names
+    the class in the message, e.g. ``"Finding"``)."""
+    if not isinstance(series, SeriesRef):
+        raise TypeError(f"{owner}.series must be a SeriesRef, got {type(series).__name__}")
+    if isinstance(slice_index, bool) or not isinstance(slice_index, int) or slice_index < 0:
+        raise ValueError(f"{owner}.slice_index must be a non-negative int, got {slice_index!r}")
+    if not isinstance(roi, (CircleROI, EllipseROI, PointROI)):
+        raise TypeError(f"{owner}.roi must be a CircleROI, EllipseROI or PointROI, "
+                        f"got {type(roi).__name__}")
+
+
 def check_pixel_spacing(pixel_spacing: Sequence[float]) -> tuple[float, float]:
     """Validate a DICOM Pixel Spacing ``(row_mm, col_mm)`` and return it as floats.
 
@@ -517,14 +530,7 @@ class Finding:
     description: Text
 
     def __post_init__(self) -> None:
-        if not isinstance(self.series, SeriesRef):
-            raise TypeError(f"Finding.series must be a SeriesRef, got {type(self.series).__name__}")
-        if isinstance(self.slice_index, bool) or not isinstance(self.slice_index, int) \
-                or self.slice_index < 0:
-            raise ValueError(f"Finding.slice_index must be a non-negative int, got {self.slice_index!r}")
-        if not isinstance(self.roi, (CircleROI, EllipseROI, PointROI)):
-            raise TypeError(f"Finding.roi must be a CircleROI, EllipseROI or PointROI, "
-                            f"got {type(self.roi).__name__}")
+        check_image_location("Finding", self.series, self.slice_index, self.roi)
         if not isinstance(self.description, Text):
             raise TypeError(f"Finding.description must be a Text, got {type(self.description).__name__}")
 
