@@ -240,7 +240,7 @@ def _scan_meta(buf: bytes) -> tuple[dict[BaseTag, DataElement | RawDataElement],
         pos += hdr + length
 
 
-def _scan_fast(buf: bytes, total_size: int) -> HeaderScan:
+def _scan_fast(buf: bytes, total_size: int, stop_after: int = 0xFFFFFFFF) -> HeaderScan:
     meta, pos = _scan_meta(buf)
     ts_elem = meta.get(BaseTag(0x00020010))
     if ts_elem is None or not ts_elem.value:
@@ -273,6 +273,8 @@ def _scan_fast(buf: bytes, total_size: int) -> HeaderScan:
             vr = vrb.decode("ascii")
         tag = group << 16 | elem
         vpos = pos + hdr
+        if tag > stop_after:
+            break
         if tag in _PIXEL_TAGS:
             size = None if length == _UNDEFINED else length
             pixels = PixelLocation(tag, vpos, size, max(0, total_size - vpos))
@@ -413,6 +415,7 @@ def scan_header(
     total_size: int | None = None,
     read_rest: Callable[[], bytes] | None = None,
     fast: bool = True,
+    stop_after: int | None = None,
 ) -> HeaderScan:
     """Read a DICOM header from a file path or from bytes.
 
@@ -433,6 +436,11 @@ def scan_header(
     fast : bool
         ``False`` skips the fast path and reads with pydicom (the tests use it
         to check that both paths agree).
+    stop_after : int, optional
+        On the fast path, stop reading at the first top-level tag above this
+        one (``0x0010FFFF``: only what precedes and includes the Patient
+        group); the scan then reports no pixel location.  The pydicom path
+        reads the whole header whatever this says.
 
     Returns
     -------
@@ -472,7 +480,7 @@ def scan_header(
     try:
         while fast:
             try:
-                scan = _scan_fast(buf, total)
+                scan = _scan_fast(buf, total) if stop_after is None else _scan_fast(buf, total, stop_after)
                 if path is not None and scan.pixels is not None:
                     # files of one series have headers of about the same size
                     _chunk_hint[0] = max(HEAD_CHUNK, min(scan.pixels.value_offset + 4096, 1 << 22))

@@ -654,24 +654,36 @@ def _refresh_series(catalog: Any, store: Store, touched: dict[str, dict[str, Any
         catalog.add_series(record)
 
 
+def patient_header(label: str, *, path: str | None = None, data: bytes | None = None) -> Any:
+    """The header attributes :func:`caselib.deid.patient_identity` needs, read as little as possible.
+
+    The identity is in the Patient group (0010,xxxx): the fast header reader stops
+    after it, and reads on to the Study Instance UID only when the object names no
+    patient there.  Raises what :func:`caselib.dicom.header.scan_header` raises.
+    """
+    from caselib.deid import patient_identity
+    from caselib.dicom.header import scan_header
+
+    scan = scan_header(path=path, data=data, label=label, stop_after=0x0010FFFF)
+    if scan.fast and patient_identity(scan.dataset) is None:
+        scan = scan_header(path=path, data=data, label=label)
+    return scan.dataset
+
+
 def _number_patient(deidentifier: Any, label: str, *, path: str | None = None, data: bytes | None = None) -> None:
     """Give the object's patient its pseudonym number now, in source order.
 
     Called by the parent process for every object before any worker sees it, so a
     new patient's number follows the order of the source, never which worker
     finishes first: the same source gives the same numbers with any number of
-    workers.  Only the header up to the pixel data is read
-    (:func:`caselib.dicom.header.scan_header`, which keeps every attribute
-    :func:`caselib.deid.patient_identity` uses).  An object whose header cannot be
-    read is left to the worker, which reports what is wrong with it.
+    workers.  Only the start of the header is read (:func:`patient_header`).  An
+    object whose header cannot be read is left to the worker, which reports what
+    is wrong with it.
     """
-    from caselib.dicom.header import scan_header
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            scan = scan_header(path=path, data=data, label=label)
-            deidentifier.pseudonym_for(scan.dataset)
+            deidentifier.pseudonym_for(patient_header(label, path=path, data=data))
     except Exception:  # noqa: BLE001 - the worker reports what is wrong with it
         pass
 
