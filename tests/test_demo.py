@@ -46,8 +46,10 @@ def test_demo_archive_is_ingested_deidentified_and_cataloged(demo_archive):
     demo = load_manifest().select(demo=True)
     assert report.n_files == len(demo)
     ingest = report.ingest
-    # every demo file is accounted for: published, or quarantined with a reason
-    assert ingest.published + ingest.quarantined + ingest.ignored == len(demo)
+    # every demo file and every slice of the cases' synthetic phantoms is accounted for:
+    # published, or quarantined with a reason
+    assert report.n_phantoms == 2 and report.n_phantom_files == 40
+    assert ingest.published + ingest.quarantined + ingest.ignored == len(demo) + report.n_phantom_files
     by_dataset = _series_by_dataset(archive)
     lung = by_dataset["tcia-lung-ct"]
     assert len(lung) == 1 and lung[0]["n_instances"] == 30 and lung[0]["modality"] == "CT"
@@ -66,11 +68,40 @@ def test_demo_archive_is_ingested_deidentified_and_cataloged(demo_archive):
     assert "demo case library" in report.summary()
 
 
+def test_demo_cases_are_linked_to_the_archive_series(demo_archive):
+    """Every case whose files are in the demo set finds its series in the archive (manifest keys
+    through series_sources, phantoms through the keyring); the others are named, nothing invented."""
+    from caselib.cases import load_library
+
+    archive, report = demo_archive
+    manifest = load_manifest()
+    quarantined = {r.label for r in Quarantine(ArchiveLayout.at(archive).quarantine)}
+
+    def in_demo(ref) -> bool:
+        if ref.manifest_key is None:
+            return True                       # a phantom, built by the demo build
+        files = manifest.select([ref.manifest_key])
+        return all(f.demo and not any(label.endswith(f.key) for label in quarantined) for f in files)
+
+    cases = load_library(ROOT / "cases").cases
+    expected_missing = {c.id for c in cases if not all(in_demo(r) for r in c.series)}
+    assert set(report.cases_missing) == expected_missing
+    assert {"us-echo-cine-frame-time", "us-pelvis-dual-image-regions"} <= expected_missing
+    assert len(report.cases) == len(cases) and len(expected_missing) < len(cases) / 2
+    with Catalog.open(archive, readonly=True) as catalog:
+        for case in cases:
+            row = catalog.get_case(case.id)
+            if case.id not in expected_missing:
+                assert row.series_uids and all(catalog.has_series(u) for u in row.series_uids), case.id
+        assert len(catalog.series_for_source("tcia-covid-ct-followup/A002304/axial/19001231-076.dcm")) == 1
+
+
 def test_rebuilding_the_demo_converges(demo_archive):
     archive, _ = demo_archive
     before = sorted(p.relative_to(archive) for p in ArchiveLayout.at(archive).objects.rglob("*.dcm"))
     again = build_demo_archive(archive, progress=False, workers=1)
-    assert again.ingest.published == 0
+    assert again.ingest.published == 0 and again.ingest.quarantined == 0
+    assert again.cases_missing == demo_archive[1].cases_missing
     after = sorted(p.relative_to(archive) for p in ArchiveLayout.at(archive).objects.rglob("*.dcm"))
     assert before == after
     assert not (ArchiveLayout.at(archive).private / "demo-source").exists()

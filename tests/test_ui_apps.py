@@ -25,7 +25,7 @@ PBL_ID = "pbl-synthetic-phantom-nodule"
 
 @pytest.fixture(scope="module")
 def library():
-    return open_library()
+    return open_library(archive=False)      # images from the data cache (tests/test_ui_apps_archive.py: archive)
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +77,8 @@ def test_library_finds_cases_pbl_and_questions(library):
     leaves = [c for s in unknown.systems for tp in s.topics for c in tp.cases]
     assert all(c.title_en is None for c in leaves)
     assert {i.question.kind for i in library.quiz_items()} <= {"single_choice", "multiple_choice", "true_false",
-                                                               "numeric", "window", "ordering"}
+                                                               "numeric", "window", "ordering", "hotspot"}
+    assert "hotspot" in {i.question.kind for i in library.quiz_items()}
 
 
 def test_case_browser_reveals_findings_and_diagnosis_only_on_demand(library):

@@ -210,3 +210,48 @@ def test_quiz_answers_never_reach_the_browser_before_checking(chromium_browser, 
         assert leaked(capture.text(page), [question.explanation.zh]), "the explanation was not shown after checking"
     finally:
         context.close()
+
+
+def test_quiz_hotspot_is_marked_by_keyboard_and_its_region_stays_in_the_kernel(chromium_browser, voila, library,
+                                                                              artifact_dir):
+    """A hotspot question: its image in the viewer, the point marked by keyboard only (Alt+arrows,
+    Enter), checked at once; the answer region reaches the page only after checking."""
+    items = library.quiz_items()
+    target = next(n for n, i in enumerate(items) if i.question.kind == "hotspot")
+    q = items[target].question
+    series = library.series_for(q.series)
+    radius_px = q.roi.radius_mm / q.pixel_spacing[0]          # what the revealed region carries
+    secrets = ["tolerance_mm", "radius_mm", json.dumps(q.roi.to_dict())[1:-1], repr(radius_px)]
+    if q.explanation is not None:
+        secrets += [q.explanation.zh, q.explanation.en]
+    context, page, capture = open_app(chromium_browser, voila, "quiz_app", viewport={"width": 1200, "height": 900})
+    try:
+        for n in range(target):
+            page.locator("button", has_text=t("apps.quiz.next", "zh-CN")).click()
+            page.get_by_text(t("apps.quiz.counter", "zh-CN", n=n + 2, m=len(items))).wait_for(timeout=TIMEOUT_MS)
+        page.get_by_text(q.prompt.zh[:15]).first.wait_for(timeout=TIMEOUT_MS)
+        page.get_by_text(t("apps.quiz.hotspot.keyboard", "zh-CN")[:12]).first.wait_for(timeout=TIMEOUT_MS)
+        page.wait_for_selector(".cl-viewer canvas", timeout=TIMEOUT_MS)
+        page.wait_for_timeout(1000)
+        assert capture.frames, "no websocket frame was captured"
+        assert not leaked(capture.text(page), secrets), "the hotspot region reached the browser before checking"
+        # keyboard only: focus the image, point tool (k), move the cross from the image centre, Enter
+        viewport = page.locator(".cl-viewer .cl-viewport")
+        viewport.focus()
+        page.keyboard.press("k")
+        row, col = (series.rows - 1) / 2, (series.columns - 1) / 2
+        for delta, key in ((q.roi.row - row, ("ArrowDown", "ArrowUp")), (q.roi.col - col, ("ArrowRight", "ArrowLeft"))):
+            name = key[0] if delta > 0 else key[1]
+            tens, ones = divmod(round(abs(delta)), 10)
+            for _ in range(tens):
+                page.keyboard.press(f"Alt+Shift+{name}")
+            for _ in range(ones):
+                page.keyboard.press(f"Alt+{name}")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".cl-viewer [data-role=marks] li", timeout=TIMEOUT_MS)
+        page.locator("button", has_text=t("apps.quiz.check", "zh-CN")).click()
+        page.get_by_text(t("apps.quiz.correct", "zh-CN")).first.wait_for(timeout=TIMEOUT_MS)
+        page.screenshot(path=str(artifact_dir / "quiz-hotspot-checked.png"))
+        assert leaked(capture.text(page), [repr(radius_px)]), "the region was not drawn after checking"
+    finally:
+        context.close()

@@ -15,8 +15,8 @@ from ipywidgets.widgets.widget_string import HTMLStyle
 
 from caselib.i18n import t
 
-from ._viewer import make_viewer
-from .library import CaseLibrary, open_library, text_of
+from ._viewer import UnavailableImage, make_viewer
+from .library import CaseLibrary, SeriesNotInArchive, open_library, text_of
 from .shell import AppShell, discard, esc, usage
 
 __all__ = ["CaseBrowser"]
@@ -46,6 +46,7 @@ class CaseBrowser(AppShell):
         self.library = library or open_library()
         self.case_id: str | None = None
         self.viewer: Any = None
+        self.unavailable: UnavailableImage | None = None   # shown instead of the viewer
         self._series_index = 0
         self._revealed = {"findings": False, "diagnosis": False}
         super().__init__("apps.browser.title", lang, title=title)
@@ -101,6 +102,8 @@ class CaseBrowser(AppShell):
         self.diagnosis_button.description = self.t("apps.browser.show_diagnosis")
         if self.viewer is not None:
             self.viewer.lang = self.lang
+        if self.unavailable is not None:
+            self.unavailable.relabel(self.lang)
         self._fill_list()
         self._render_case()
 
@@ -177,11 +180,17 @@ class CaseBrowser(AppShell):
 
     def _show_series(self) -> None:
         case = self.library.case(self.case_id or "")
-        discard(self.viewer)
+        discard(self.viewer, self.unavailable)
+        self.viewer = self.unavailable = None
         if not case.series:
-            self.viewer, self.viewer_box.children = None, []
+            self.viewer_box.children = []
             return
-        series = self.library.series(case.id, self._series_index)
+        try:
+            series = self.library.series(case.id, self._series_index)
+        except SeriesNotInArchive as exc:     # the archive does not hold it: say so, the write-up stays
+            self.unavailable = UnavailableImage(exc, self.lang)
+            self.viewer_box.children = [self.unavailable]
+            return
         findings = [f for f in case.findings if f.series == case.series[self._series_index]]
         citation = self.library.citation(case.id, self._series_index)
         self.viewer = make_viewer(series, findings=findings, lang=self.lang, citation=citation)

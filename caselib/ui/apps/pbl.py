@@ -15,9 +15,9 @@ import ipywidgets as w
 
 from caselib.cases import PBLCase, PBLError, PBLSession
 
-from ._viewer import make_viewer
+from ._viewer import UnavailableImage, make_viewer
 from .forms import QuestionForm, feedback_html
-from .library import CaseLibrary, open_library, text_of
+from .library import CaseLibrary, SeriesNotInArchive, open_library, text_of
 from .shell import AppShell, discard, esc, usage
 
 __all__ = ["PBLPlayer"]
@@ -62,6 +62,7 @@ class PBLPlayer(AppShell):
         self.body.children = [self.case_header, self.progress, self.history, self.stage_text,
                               self.viewer_box, self.prompts_box, self.next_button, self.status]
         self.viewer: Any = None
+        self.unavailable: UnavailableImage | None = None
         self._forms: dict[str, QuestionForm] = {}
         self._feedback: dict[str, w.HTML] = {}
         self._results: dict[str, Any] = {}
@@ -97,9 +98,9 @@ class PBLPlayer(AppShell):
 
     # ----------------------------------------------------------------- drawing
     def _show_stage(self) -> None:
-        discard(self.viewer, *self.prompts_box.children)
+        discard(self.viewer, self.unavailable, *self.prompts_box.children)
         self._forms, self._feedback = {}, {}
-        self.viewer, self.viewer_box.children = None, []
+        self.viewer, self.unavailable, self.viewer_box.children = None, None, []
         self.prompts_box.children = []
         if self.session.finished:
             self.progress.value = self.session.n_stages
@@ -108,9 +109,13 @@ class PBLPlayer(AppShell):
         view = self.session.current_stage()
         if view.series:
             ref = view.series[0]
-            self.viewer = make_viewer(self.library.series_for(ref), lang=self.lang,
-                                      citation=self.library.citation_for(ref))
-            self.viewer_box.children = [self.viewer]
+            try:
+                self.viewer = make_viewer(self.library.series_for(ref), lang=self.lang,
+                                          citation=self.library.citation_for(ref))
+                self.viewer_box.children = [self.viewer]
+            except SeriesNotInArchive as exc:
+                self.unavailable = UnavailableImage(exc, self.lang)
+                self.viewer_box.children = [self.unavailable]
         rows = []
         for public in view.prompts:
             form = QuestionForm(public, self.lang)
@@ -163,4 +168,6 @@ class PBLPlayer(AppShell):
             row.children[1].description = self.t("apps.quiz.check")
         if self.viewer is not None:
             self.viewer.lang = lang
+        if self.unavailable is not None:
+            self.unavailable.relabel(lang)
         self._update_next()

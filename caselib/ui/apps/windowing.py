@@ -7,6 +7,7 @@ in between is all the contrast the eye gets.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import ipywidgets as w
@@ -16,8 +17,8 @@ from caselib.cases import SeriesRef
 from caselib.i18n import t
 from caselib.imaging import Window, list_presets
 
-from ._viewer import WINDOW_TRAITS, make_viewer, set_viewer_window, viewer_window
-from .library import load_series, series_citation
+from ._viewer import WINDOW_TRAITS, UnavailableImage, make_viewer, set_viewer_window, viewer_window
+from .library import SeriesNotInArchive, archive_from_env, load_series, series_citation
 from .shell import AppShell, discard, esc, usage
 
 __all__ = ["WindowingDemo", "hu_histogram", "histogram_svg", "DEMO_SERIES"]
@@ -93,9 +94,16 @@ class WindowingDemo(AppShell):
     Window(center=-600.0, width=1500.0)
     """
 
-    def __init__(self, series_keys: tuple[str, ...] = DEMO_SERIES, *, lang: str = "zh-CN", title: bool = True) -> None:
+    def __init__(self, series_keys: tuple[str, ...] = DEMO_SERIES, *, lang: str = "zh-CN", title: bool = True,
+                 archive: str | os.PathLike[str] | bool | None = None) -> None:
         super().__init__("apps.windowing.title", lang, title=title)
         self.series_keys = tuple(series_keys)
+        # the series come from this archive (default $CASELIB_ARCHIVE; False: the data cache)
+        if archive is True:
+            raise ValueError("archive must be a folder, None (from $CASELIB_ARCHIVE) or False (no archive), got True")
+        self.archive: str | os.PathLike[str] | None = (
+            archive_from_env() if archive is None else None if archive is False else archive)
+        self.unavailable: UnavailableImage | None = None
         self.presets = list_presets("CT")
         self.series_picker = w.Dropdown(options=list(self.series_keys), value=self.series_keys[0],
                                         layout=w.Layout(width="auto", max_width="100%"))
@@ -146,8 +154,15 @@ class WindowingDemo(AppShell):
 
     def _load(self) -> None:
         key = self.series_picker.value
-        self.series = load_series(SeriesRef(manifest_key=key))
-        discard(self.viewer)
+        discard(self.viewer, self.unavailable)
+        self.viewer = self.unavailable = None
+        try:
+            self.series = load_series(SeriesRef(manifest_key=key), archive=self.archive)
+        except SeriesNotInArchive as exc:
+            self.unavailable = UnavailableImage(exc, self.lang)
+            self.viewer_box.children = [self.unavailable]
+            self.histogram.value = self.readout.value = ""
+            return
         self.viewer = make_viewer(self.series, window=self.window, lang=self.lang,
                                   citation=series_citation(SeriesRef(manifest_key=key)))
         self.viewer.observe(self._on_viewer, names=["slice_index", *WINDOW_TRAITS])
@@ -225,5 +240,6 @@ class WindowingDemo(AppShell):
         self.explain.value = f"<p>{esc(self.t('apps.windowing.explain'))}</p>"
         if self.viewer is not None:
             self.viewer.lang = self.lang
-        if self.viewer is not None:
             self._draw_histogram()
+        if self.unavailable is not None:
+            self.unavailable.relabel(self.lang)
