@@ -140,6 +140,8 @@ def _cmd_cases(args: argparse.Namespace) -> int:
 
     if args.action in ("export", "import"):
         return _cases_bundle(args)
+    if args.action == "link":
+        return _cases_link(args)
     if len(args.paths) > 1:
         print(f"caselib cases {args.action}: error: expected at most one folder, found {len(args.paths)}",
               file=sys.stderr)
@@ -176,6 +178,28 @@ def _cmd_cases(args: argparse.Namespace) -> int:
               f"{case.title.en} / {case.title.zh}")
     print(f"{len(folders) - problems} of {len(folders)} cases valid")
     return 1 if problems else 0
+
+
+def _cases_link(args: argparse.Namespace) -> int:
+    """``caselib cases link [DIR...] --archive A``: link teaching cases to an archive's series."""
+    from caselib.demo import link_cases
+
+    if not args.archive:
+        print("caselib cases link: error: --archive DIR is required", file=sys.stderr)
+        return 2
+    if not (Path(args.archive) / "catalog.sqlite").is_file():
+        print(f"caselib cases link: error: expected an archive with a catalog ({args.archive}/catalog.sqlite), "
+              "found none", file=sys.stderr)
+        return 2
+    roots = args.paths or ["cases"]
+    resolutions = link_cases(args.archive, roots)
+    for r in resolutions:
+        state = "linked " if r.complete else "MISSING"
+        detail = "" if r.complete else "  (not in the archive: " + ", ".join(r.missing) + ")"
+        print(f"{state} {r.case_id}: {len(r.series_uids)} series{detail}")
+    linked = sum(r.complete for r in resolutions)
+    print(f"{linked} of {len(resolutions)} cases have every series in {args.archive}")
+    return 0
 
 
 def _cases_bundle(args: argparse.Namespace) -> int:
@@ -507,15 +531,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_verify)
 
-    p = sub.add_parser("cases", help="validate, list, export (bundle) or import teaching cases",
+    p = sub.add_parser("cases", help="validate, list, link, export (bundle) or import teaching cases",
                        description="validate|list [DIR]: check or list the cases under DIR (default: cases); "
+                                   "link [DIR...] --archive A: link the cases to the archive's series (the "
+                                   "classroom apps find their images through these links); "
                                    "export CASE... OUT.zip --archive DIR: write a case bundle; "
                                    "import BUNDLE --archive DIR: verify a bundle and add its cases")
-    p.add_argument("action", choices=["validate", "list", "export", "import"])
+    p.add_argument("action", choices=["validate", "list", "link", "export", "import"])
     p.add_argument("paths", nargs="*", metavar="ARG",
-                   help="validate/list: folder searched for case.yaml; export: case ids or folders, then OUT.zip; "
+                   help="validate/list/link: folder searched for case.yaml; export: case ids or folders, then OUT.zip; "
                         "import: the bundle")
-    p.add_argument("--archive", default=None, help="export: archive holding the images; import: target archive")
+    p.add_argument("--archive", default=None,
+                   help="link: the archive; export: archive holding the images; import: target archive")
     p.add_argument("--cases-dir", default=None,
                    help="export: where case ids are looked up (default: cases); import: where the cases go "
                         "(default: ARCHIVE/cases)")

@@ -190,3 +190,21 @@ def test_a_rebuilt_demo_archive_keeps_its_links(built, tmp_path):
     again = build_demo_archive(copy, progress=False, workers=1, keys=[LEG, *COVID], cases=[CASES])
     assert again.ingest.published == 0
     assert {r.case_id: r.series_uids for r in again.cases} == {r.case_id: r.series_uids for r in first.cases}
+
+
+def test_cases_link_command_links_and_names_what_is_missing(built, tmp_path, capsys):
+    """`caselib cases link DIR --archive A`: what a teacher runs on an archive of their own."""
+    from caselib.cli import main
+
+    archive, _ = built
+    copy = tmp_path / "archive"
+    shutil.copytree(archive, copy)
+    assert main(["cases", "link", str(CASES), "--archive", str(copy)]) == 0
+    out = capsys.readouterr().out
+    linked = {line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("linked ")}
+    assert linked == IN_ARCHIVE
+    assert "MISSING us-echo-caliper-calibration" in out and "not in the archive" in out
+    total = len(load_library(CASES).cases)
+    assert f"{len(IN_ARCHIVE)} of {total} cases have every series" in out
+    assert main(["cases", "link", str(CASES), "--archive", str(tmp_path / "nothing")]) == 2
+    assert "expected an archive with a catalog" in capsys.readouterr().err
