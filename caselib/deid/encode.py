@@ -32,6 +32,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
+from pydicom.multival import MultiValue
 
 __all__ = ["encode_dataset"]
 
@@ -122,7 +123,34 @@ def _encode(ds: Dataset, implicit: bool, parent: Any, out: list[bytes]) -> None:
             out.append(_fallback_element(elem, implicit, encodings))
 
 
+# text VRs whose ASCII values every DICOM character set encodes as ASCII, padded with a space
+_ASCII_TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UT"})
+
+
+def _plain_value(elem: Any) -> bytes | None:
+    """The encoded value of a decoded element pydicom would write byte for byte the same way,
+    or None: ASCII text (one value or several joined by backslashes) and OB bytes."""
+    value, vr = elem.value, elem.VR
+    if vr in _ASCII_TEXT_VRS:
+        if type(value) is str:
+            text = value
+        elif isinstance(value, MultiValue) and all(type(v) is str for v in value):
+            text = "\\".join(value)
+        else:
+            return None
+        if not text.isascii():
+            return None
+        data = text.encode("ascii")
+        return data + b" " if len(data) & 1 else data
+    if vr == "OB" and type(value) is bytes:
+        return value + b"\x00" if len(value) & 1 else value
+    return None
+
+
 def _fallback_element(elem: Any, implicit: bool, encodings: Any) -> bytes:
+    data = _plain_value(elem)
+    if data is not None and (implicit or elem.VR in _LONG_VRS or len(data) <= 0xFFFF):
+        return _header(int(elem.tag), elem.VR, len(data), implicit) + data
     buf = DicomBytesIO()
     buf.is_little_endian = True
     buf.is_implicit_VR = implicit
