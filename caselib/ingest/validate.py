@@ -10,11 +10,12 @@ import io
 from pydicom import Dataset, dcmread
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
-from pydicom.multival import MultiValue
-from pydicom.valuerep import IS, DSdecimal, DSfloat
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.uid import UID
+from pydicom.valuerep import IS, DSdecimal, DSfloat
 
+from caselib.dicom.fastread import NotFast, read_part10, shared_tag
 from caselib.errors import InvalidDicomError
 
 __all__ = ["InvalidObjectError", "NotAnObjectError", "parse_object", "validate_object", "MAX_PIXEL_BYTES"]
@@ -53,6 +54,10 @@ def _tag(t: int) -> str:
 def parse_object(data: bytes, label: str) -> Dataset:
     """Parse Part 10 bytes (or a bare dataset with a recognisable start) into a Dataset.
 
+    The dataset is the one ``pydicom.dcmread(io.BytesIO(data))`` returns: most files are read by
+    :func:`caselib.dicom.fastread.read_part10`, which builds that same dataset faster; the others
+    (big endian, deflated, no preamble, damaged...) by pydicom itself.
+
     Raises
     ------
     InvalidObjectError
@@ -60,6 +65,16 @@ def parse_object(data: bytes, label: str) -> Dataset:
     """
     if len(data) < 132 and not data[:8].strip(b"\0"):
         raise InvalidObjectError(f"{label}: expected a DICOM file, found {len(data)} bytes of padding")
+    ds: Dataset
+    try:
+        ds = read_part10(data)
+    except NotFast:
+        ds = _parse_with_pydicom(data, label)
+    _check_elements(ds, label, "")
+    return ds
+
+
+def _parse_with_pydicom(data: bytes, label: str) -> Dataset:
     try:
         ds = dcmread(io.BytesIO(data), force=False)
     except PydicomInvalidDicomError:
@@ -74,7 +89,6 @@ def parse_object(data: bytes, label: str) -> Dataset:
                 f"{len(data)} bytes that are not DICOM")
     except Exception as exc:  # noqa: BLE001 - truncated or malformed files raise many kinds
         raise InvalidObjectError(f"{label}: expected a complete DICOM file, found a broken one ({type(exc).__name__}: {exc})") from exc
-    _check_elements(ds, label, "")
     return ds
 
 
@@ -92,42 +106,66 @@ def _check_key(tag: int, elem: RawDataElement, charset: object) -> tuple[object,
     if value is None or len(value) > _CACHEABLE_BYTES:
         return None
     vr = elem.VR
-    if vr is None or vr == "UN" or " or " in vr:
-        # the VR comes from the dictionary, and ambiguous ones (US or SS...) from other elements
-        # of the dataset: cache only what the element alone decides
-        try:
-            vr_dict = dictionary_VR(tag)
-        except KeyError:
-            return None
-        if " or " in vr_dict:
-            return None
+    if (vr is None or vr == "UN" or " or " in vr) and not _decided_by_tag(tag):
+        return None
     return (tag, vr, elem.is_implicit_VR, elem.is_little_endian, elem.length, value,
             charset if not isinstance(charset, list) else tuple(charset))
 
 
-def _check_elements(ds: Dataset, label: str, path: str) -> None:
+_DECIDED_BY_TAG: dict[int, bool] = {}
+
+
+def _decided_by_tag(tag: int) -> bool:
+    """True if the dictionary gives `tag` one VR: an element without its own VR (implicit, or UN)
+    then decodes the same way whatever else the dataset holds."""
+    decided = _DECIDED_BY_TAG.get(tag)
+    if decided is None:
+        try:
+            decided = " or " not in dictionary_VR(tag)
+        except KeyError:
+            decided = False
+        if len(_DECIDED_BY_TAG) >= 65536:
+            _DECIDED_BY_TAG.clear()
+        _DECIDED_BY_TAG[int(tag)] = decided
+    return decided
+
+
+_PIXEL_DATA = frozenset({0x7FE00010})  # set membership: no BaseTag.__eq__ per element
+_LENGTH_UNDEFINED = 0xFFFFFFFF
+
+
+def _check_elements(ds: Dataset, label: str, path: str | tuple[object, int, int]) -> None:
     """Decode every element into a throw-away copy, so malformed values surface here.
 
     The dataset keeps its raw elements (decoding them in place would make every later
     step slower and defeat the fast writer).  Bulk binary data is not decoded.  A value
     seen before with the same tag, VR, encoding and character set decoded fine then,
-    and decodes the same way now: it is not decoded again (a sequence included, whose
-    items are then known to be fine as well).
+    and decodes the same way now: it is not decoded again (a sequence kept as raw bytes
+    included, whose items are then known to be fine as well).  `path` locates `ds` in the
+    messages: ``""`` at the top level, ``(parent path, sequence tag, item index)`` in a
+    sequence item (made into text only for a message).
     """
-    charset = ds._character_set
+    # ds._character_set, without its KeyError when the dataset has no (0008,0005) (most items)
+    charset = ds._character_set if 0x00080005 in ds._dict else ds._parent_encoding
+    charset_key = tuple(charset) if isinstance(charset, list) else charset
+    checked = _CHECKED
     for tag, elem in ds._dict.items():
         key = None
         if isinstance(elem, RawDataElement):
-            if (tag != 0x7FE00010 and elem.length != 0xFFFFFFFF
-                    and elem.value is not None and len(elem.value) < elem.length):
+            vr, length, value = elem.VR, elem.length, elem.value
+            if (value is not None and len(value) < length and length != _LENGTH_UNDEFINED
+                    and tag not in _PIXEL_DATA):
                 raise InvalidObjectError(f"{label}: expected a complete DICOM file, found one truncated inside "
-                                         f"{_where(path, tag)} (declares {elem.length} bytes, "
-                                         f"{len(elem.value)} present)")
-            if tag == 0x7FE00010 or (elem.VR in _BULK_VRS and (elem.length or 0) > 1024):
+                                         f"{_where(path, tag)} (declares {length} bytes, "
+                                         f"{len(value)} present)")
+            if tag in _PIXEL_DATA or (vr in _BULK_VRS and (length or 0) > 1024):
                 continue
-            key = _check_key(tag, elem, charset)
-            if key is not None and key in _CHECKED:
-                continue
+            if value is not None and len(value) <= _CACHEABLE_BYTES:
+                # an element without its own VR (implicit, UN, ambiguous) only if the tag decides it
+                if (vr is not None and vr != "UN" and " or " not in vr) or _decided_by_tag(tag):
+                    key = (tag, vr, elem.is_implicit_VR, elem.is_little_endian, length, value, charset_key)
+                if key is not None and key in checked:
+                    continue
         try:
             if isinstance(elem, RawDataElement):
                 elem = convert_raw_data_element(elem, encoding=charset, ds=ds)
@@ -135,44 +173,54 @@ def _check_elements(ds: Dataset, label: str, path: str) -> None:
         except Exception as exc:  # noqa: BLE001 - any decoding failure is a malformed element
             raise InvalidObjectError(f"{label}: malformed element {_where(path, tag)} "
                                      f"({type(exc).__name__}: {exc})") from exc
-        if elem.VR in ("DS", "IS") and value not in (None, ""):
+        vr = elem.VR
+        if (vr == "DS" or vr == "IS") and value not in (None, ""):
             for v in (value if isinstance(value, MultiValue) else [value]):
                 if v not in (None, "") and not isinstance(v, (DSfloat, DSdecimal, IS)):
                     raise InvalidObjectError(f"{label}: malformed element {_where(path, tag)} {elem.name}: "
-                                             f"expected a {elem.VR} number, found {v!r}")
-        if elem.VR == "SQ":
+                                             f"expected a {vr} number, found {v!r}")
+        if vr == "SQ":
             for i, item in enumerate(value or ()):
-                _check_elements(item, label, f"{_where(path, tag)}[{i}].")
+                _check_elements(item, label, (path, tag, i))
         if key is not None:
-            if len(_CHECKED) >= _CHECKED_LIMIT:
-                _CHECKED.clear()
-            _CHECKED.add(key)
+            if len(checked) >= _CHECKED_LIMIT:
+                checked.clear()
+            checked.add(key)
 
 
-def _where(path: str, tag: int) -> str:
+def _where(path: str | tuple[object, int, int], tag: int) -> str:
+    """``(0008,1140)[0].(0008,1155)``: where an element is, from the top-level dataset."""
+    if isinstance(path, tuple):
+        parent, seq_tag, index = path
+        path = f"{_where(parent, seq_tag)}[{index}]."  # type: ignore[arg-type]
     return f"{path}({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
-def _peek(ds: Dataset, tag: int) -> object:
+def _peek(ds: Dataset, tag: int, charset: list[object] | None = None) -> object:
     """The value of ``tag`` (None when absent), decoded without replacing the raw element.
 
     ``ds[tag]`` would store the decoded element in ``ds``; de-identification copies raw
     elements byte for byte and the fast writer relies on that, so validation leaves the
-    dataset as it was read.
+    dataset as it was read.  `charset`, an empty list, keeps ``ds._character_set`` once
+    looked up for the next calls on the same dataset.
     """
-    elem = ds._dict.get(tag)  # type: ignore[call-overload]
+    elem = ds._dict.get(shared_tag(tag))  # type: ignore[call-overload]
     if elem is None:
         return None
     if not isinstance(elem, RawDataElement):
         return elem.value
+    if charset is None:
+        charset = []
+    if not charset:
+        charset.append(ds._character_set)
+    encoding = charset[0]
     key = None
     if elem.value is not None and len(elem.value) <= 64 and _check_key(tag, elem, None) is not None:
-        charset = ds._character_set
         key = (tag, elem.VR, elem.is_implicit_VR, elem.is_little_endian, elem.value,
-               tuple(charset) if isinstance(charset, list) else charset)
+               tuple(encoding) if isinstance(encoding, list) else encoding)
         if key in _PEEKED:
             return _PEEKED[key]
-    value = convert_raw_data_element(elem, encoding=ds._character_set, ds=ds).value
+    value = convert_raw_data_element(elem, encoding=encoding, ds=ds).value  # type: ignore[arg-type]
     if key is not None:
         if len(_PEEKED) >= 4096:
             _PEEKED.clear()
@@ -185,7 +233,7 @@ _PEEKED: dict[tuple[object, ...], object] = {}  # the attributes validation read
 
 def _pixel_bytes(ds: Dataset) -> int:
     """Bytes of (7FE0,0010) Pixel Data as read, without decoding the element."""
-    elem = ds._dict.get(0x7FE00010)  # type: ignore[call-overload]
+    elem = ds._dict.get(shared_tag(0x7FE00010))  # type: ignore[call-overload]
     if isinstance(elem, RawDataElement):
         return len(elem.value) if elem.value is not None else elem.length
     return len(ds.PixelData)
@@ -193,29 +241,31 @@ def _pixel_bytes(ds: Dataset) -> int:
 
 def validate_object(ds: Dataset, label: str, *, max_pixel_bytes: int = MAX_PIXEL_BYTES) -> None:
     """Raise if ``ds`` lacks what publication needs or describes absurd pixel data."""
-    sop_class = str(_peek(ds, 0x00080016) or "")
+    charset: list[object] = []  # ds._character_set, once looked up
+    sop_class = str(_peek(ds, 0x00080016, charset) or "")
     meta = ds.__dict__.get("file_meta")
-    meta_class = str(_peek(meta, 0x00020002) or "") if meta is not None else ""
+    meta_charset: list[object] = []
+    meta_class = str(_peek(meta, 0x00020002, meta_charset) or "") if meta is not None else ""
     if MEDIA_STORAGE_DIRECTORY in (sop_class, meta_class):
         raise NotAnObjectError(f"{label}: a DICOMDIR index, not an object; ingest its folder or the DICOMDIR itself")
     for tag, name in _REQUIRED:
-        if tag not in ds._dict or not str(_peek(ds, tag) or "").strip():
+        if shared_tag(tag) not in ds._dict or not str(_peek(ds, tag, charset) or "").strip():
             raise InvalidObjectError(f"{label}: expected {_tag(tag)} {name}, found none")
     name = UID(sop_class).name if sop_class else ""
-    has_pixels = any(t in ds._dict for t in (0x7FE00010, 0x7FE00008, 0x7FE00009))
+    has_pixels = any(shared_tag(t) in ds._dict for t in (0x7FE00010, 0x7FE00008, 0x7FE00009))
     if "Image Storage" in name and not has_pixels:
         raise InvalidObjectError(f"{label}: expected (7FE0,0010) Pixel Data for {name}, found none")
     if not has_pixels:
         return
     values = {}
     for tag, desc in _PIXEL_DESCRIPTION:
-        value = _peek(ds, tag)
+        value = _peek(ds, tag, charset)
         if value in (None, ""):
             raise InvalidObjectError(f"{label}: expected {_tag(tag)} {desc} with the pixel data, found none")
         values[tag] = value
     rows, cols = int(values[0x00280010]), int(values[0x00280011])  # type: ignore[call-overload]
     bits, spp = int(values[0x00280100]), int(values[0x00280002])  # type: ignore[call-overload]
-    n_frames = _peek(ds, 0x00280008)
+    n_frames = _peek(ds, 0x00280008, charset)
     try:
         frames = int(n_frames or 1)  # type: ignore[call-overload]
     except (TypeError, ValueError):
@@ -234,8 +284,8 @@ def validate_object(ds: Dataset, label: str, *, max_pixel_bytes: int = MAX_PIXEL
             f"more than the limit of {max_pixel_bytes} bytes (absurd dimensions?)")
     if str(values[0x00280004]).strip() == "YBR_FULL_422" and spp == 3:
         expected = rows * cols * frames * 2 * bits // 8  # PS3.3 C.7.6.3.1.2: two samples per pixel
-    ts = _peek(meta, 0x00020010) if meta is not None else None
-    if 0x7FE00010 in ds._dict and not (ts is not None and UID(str(ts)).is_compressed):
+    ts = _peek(meta, 0x00020010, meta_charset) if meta is not None else None
+    if shared_tag(0x7FE00010) in ds._dict and not (ts is not None and UID(str(ts)).is_compressed):
         found = _pixel_bytes(ds)
         if found < expected:
             raise InvalidObjectError(
