@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "tests"))          # the browser/server helpers of
 from browser_support import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402
 
 from caselib.ui.apps import open_library  # noqa: E402
-from caselib.ui.apps.serve import apps_dir, voila_args  # noqa: E402
+from caselib.ui.apps.serve import apps_dir, voila_args, voila_env  # noqa: E402
 
 CASE_ID = "tcia-lung-ct-a0002"
 FOREGROUND_ARGS = ("--disable-renderer-backgrounding", "--disable-background-timer-throttling",
@@ -227,7 +227,8 @@ def pct(values: list[float], q: float) -> float:
 
 def one_class(preheat: bool, students: int, arrival: float, case_title: str, class_size: int | None,
               per_browser: int = 1) -> dict:
-    server = start_server("voila", apps_dir(), args=voila_args(preheat=preheat, class_size=class_size))
+    server = start_server("voila", apps_dir(), args=voila_args(preheat=preheat, class_size=class_size, template=True),
+                          env={"JUPYTER_PATH": voila_env()["JUPYTER_PATH"]})
     sampler = MemorySampler(server.process.pid)
     try:
         pool_ready_s = None

@@ -178,8 +178,11 @@ DEMO_APP = "voila_apps/case_browser_app.ipynb"
 
 def serve_environment(archive: Path | str, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of the server ``caselib demo serve`` starts: ``base`` (default this
-    process's) with ``CASELIB_ARCHIVE`` set to the archive's absolute path."""
-    env = dict(os.environ if base is None else base)
+    process's) with ``CASELIB_ARCHIVE`` set to the archive's absolute path and caselib's Voila
+    template on ``JUPYTER_PATH`` (:func:`caselib.ui.apps.serve.voila_env`)."""
+    from caselib.ui.apps.serve import voila_env
+
+    env = voila_env(dict(os.environ if base is None else base))
     env[ARCHIVE_ENV] = str(Path(archive).resolve())
     return env
 
@@ -199,12 +202,14 @@ def serve_command(archive: Path, *, port: int = 8888, notebooks: Path = Path("no
     the classroom apps (:func:`caselib.ui.apps.open_library`) then show the
     archive's de-identified objects.
     """
-    os.environ.update(serve_environment(archive, {}))
+    os.environ.update(serve_environment(archive))
     jupyter = shutil.which("jupyter") or str(Path(sys.executable).with_name("jupyter"))
     notebooks = Path(notebooks).resolve()
     root = notebooks.parent if (notebooks.parent / DEMO_APP).is_file() else notebooks
+    from caselib.ui.apps.serve import TEMPLATE
+
     cmd = [jupyter, "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           f"--ServerApp.root_dir={root}"]
+           f"--ServerApp.root_dir={root}", f"--VoilaConfiguration.template={TEMPLATE}"]
     if root != notebooks:
         cmd.append(f"--LabApp.default_url=/voila/render/{DEMO_APP}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:

@@ -272,6 +272,7 @@ def test_demo_serves_the_case_browser_app(tmp_path, monkeypatch):
     from caselib.demo import ARCHIVE_ENV, DEMO_APP, serve_command
 
     monkeypatch.setenv(ARCHIVE_ENV, "unchanged-after-the-test")   # serve_command sets it
+    monkeypatch.setenv("JUPYTER_PATH", "")                           # and this one
 
     root = apps_dir().parent
     cmd = serve_command(tmp_path / "archive", port=1234, notebooks=root / "notebooks")

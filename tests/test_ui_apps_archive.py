@@ -172,14 +172,22 @@ def test_the_archive_comes_from_the_environment_and_opens_lazily(built, monkeypa
 
 
 def test_demo_serve_gives_the_server_the_archive(tmp_path, monkeypatch):
+    from caselib.ui.apps.serve import TEMPLATE, template_root
+
     monkeypatch.setenv(ARCHIVE_ENV, "before")
+    monkeypatch.setenv("JUPYTER_PATH", "/elsewhere")   # serve_command prepends the template's root
     env = serve_environment(Path("some") / "archive", {"PATH": "/bin"})
-    assert env == {"PATH": "/bin", ARCHIVE_ENV: str((Path("some") / "archive").resolve())}
+    assert env == {"PATH": "/bin", ARCHIVE_ENV: str((Path("some") / "archive").resolve()),
+                   "JUPYTER_PATH": str(template_root())}
     cmd = serve_command(tmp_path / "archive", port=1234, notebooks=CASES.parent / "notebooks")
     # `caselib demo serve` execs cmd with this process's environment: the server and its kernels
     # (Voila pages included) get the archive
     assert os.environ[ARCHIVE_ENV] == str((tmp_path / "archive").resolve())
     assert cmd[1] == "lab" and "--port=1234" in cmd
+    # the Voila pages inside JupyterLab use caselib's template, found through JUPYTER_PATH
+    assert f"--VoilaConfiguration.template={TEMPLATE}" in cmd
+    assert os.environ["JUPYTER_PATH"].split(os.pathsep) == [str(template_root()), "/elsewhere"]
+    assert (template_root() / "voila" / "templates" / TEMPLATE / "index.html.j2").is_file()
 
 
 def test_a_rebuilt_demo_archive_keeps_its_links(built, tmp_path):

@@ -18,7 +18,7 @@ import pytest
 
 from caselib.i18n import t
 from caselib.ui.apps import open_library
-from caselib.ui.apps.serve import APPS, apps_dir, voila_args
+from caselib.ui.apps.serve import APPS, apps_dir, voila_args, voila_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -28,7 +28,8 @@ TIMEOUT_MS = 90_000
 
 @pytest.fixture(scope="module")
 def voila(jupyter_servers):
-    return jupyter_servers("voila", apps_dir(), args=voila_args(preheat=True))
+    return jupyter_servers("voila", apps_dir(), args=voila_args(preheat=True, template=True),
+                           env={"JUPYTER_PATH": voila_env()["JUPYTER_PATH"]})
 
 
 @pytest.fixture(scope="module")

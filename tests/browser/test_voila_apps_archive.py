@@ -16,7 +16,7 @@ from caselib.demo import build_demo_archive, serve_environment
 from caselib.dicom import read
 from caselib.i18n import t
 from caselib.ui.apps import open_library
-from caselib.ui.apps.serve import apps_dir, voila_args
+from caselib.ui.apps.serve import apps_dir, voila_args, voila_env
 
 from .test_voila_apps import TIMEOUT_MS, leaked, open_app
 
@@ -36,7 +36,7 @@ def archive(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def voila_on_archive(jupyter_servers, archive):
-    return jupyter_servers("voila", apps_dir(), args=voila_args(preheat=False),
+    return jupyter_servers("voila", apps_dir(), args=voila_args(preheat=False, template=True),
                            env=serve_environment(archive, {}))
 
 
