@@ -57,9 +57,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))          # the browser/server helpers of the browser tests
 
-from browser_support import launch_chromium, start_server  # noqa: E402
+from browser_support import launch_chromium, start_server
 
-from caselib.ui.apps.serve import APPS, apps_dir, voila_args, voila_env  # noqa: E402
+from caselib.ui.apps.serve import APPS, apps_dir, voila_args, voila_env
 
 GOAL_S = 1.5
 WITH_VIEWER = {"case_browser_app": False, "windowing_demo_app": True, "pbl_session_app": False, "quiz_app": False,
@@ -195,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="pages per app and configuration (default 3)")
     args = parser.parse_args(argv)
-    from playwright.sync_api import sync_playwright
-
     import tempfile
+
+    from playwright.sync_api import sync_playwright
 
     breakdown: dict[str, list[dict]] = {}
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:

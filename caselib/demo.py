@@ -32,8 +32,16 @@ from typing import Any
 
 from caselib.data import fetch_many, load_manifest
 
-__all__ = ["DemoReport", "build_demo_archive", "default_archive", "link_cases", "serve_command", "serve_environment",
-           "ARCHIVE_ENV", "DEMO_APP"]
+__all__ = [
+    "ARCHIVE_ENV",
+    "DEMO_APP",
+    "DemoReport",
+    "build_demo_archive",
+    "default_archive",
+    "link_cases",
+    "serve_command",
+    "serve_environment",
+]
 
 ARCHIVE_ENV = "CASELIB_ARCHIVE"
 
@@ -164,8 +172,8 @@ def link_cases(archive: Path | str, case_roots: Iterable[str | os.PathLike[str]]
     (:func:`caselib.cases.keyring_for_archive`).  Returns one
     :class:`caselib.cases.Resolution` per case; converges on re-runs.
     """
-    from caselib.catalog import Catalog
     from caselib.cases import keyring_for_archive, load_library, sync_catalog
+    from caselib.catalog import Catalog
 
     cases = [c for root in case_roots for c in load_library(root).cases]
     with Catalog.open(archive) as catalog:

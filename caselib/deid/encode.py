@@ -70,7 +70,7 @@ def _header(tag: int, vr: str, length: int, implicit: bool) -> bytes:
     return head + vr.encode("ascii") + _pack_us(length)
 
 
-def _encode(ds: Dataset, implicit: bool, parent: Any, out: list[bytes]) -> None:  # noqa: C901
+def _encode(ds: Dataset, implicit: bool, parent: Any, out: list[bytes]) -> None:
     # the same conditions under which pydicom's write_dataset re-encodes every element
     if ds.original_encoding != (implicit, True) or ds.original_character_set != ds._character_set:
         raise _Fallback("dataset encoding or character set changed")

@@ -186,7 +186,7 @@ def read_part10(data: bytes) -> FileDataset:
         return _read(data, end)
     except NotFast:
         raise
-    except Exception as exc:  # noqa: BLE001 - pydicom raises its own error when it reads the file
+    except Exception as exc:
         raise NotFast(f"{type(exc).__name__}: {exc}") from exc
 
 

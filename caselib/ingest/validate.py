@@ -18,7 +18,7 @@ from pydicom.valuerep import IS, DSdecimal, DSfloat
 from caselib.dicom.fastread import NotFast, read_part10, shared_tag
 from caselib.errors import InvalidDicomError
 
-__all__ = ["InvalidObjectError", "NotAnObjectError", "parse_object", "validate_object", "MAX_PIXEL_BYTES"]
+__all__ = ["MAX_PIXEL_BYTES", "InvalidObjectError", "NotAnObjectError", "parse_object", "validate_object"]
 
 MAX_PIXEL_BYTES = 2 * 1024**3  # the largest pixel data caselib accepts in one object
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -81,13 +81,13 @@ def _parse_with_pydicom(data: bytes, label: str) -> Dataset:
         # no 'DICM' preamble: accept a bare dataset only if it parses to known elements
         try:
             ds = dcmread(io.BytesIO(data), force=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise InvalidObjectError(f"{label}: expected a DICOM file, found unparseable bytes ({exc})") from exc
         if 0x00080016 not in ds or 0x00080018 not in ds:
             raise InvalidObjectError(
                 f"{label}: expected a DICOM file (a 128-byte preamble and 'DICM'), found "
                 f"{len(data)} bytes that are not DICOM")
-    except Exception as exc:  # noqa: BLE001 - truncated or malformed files raise many kinds
+    except Exception as exc:  # truncated or malformed files raise many kinds
         raise InvalidObjectError(f"{label}: expected a complete DICOM file, found a broken one ({type(exc).__name__}: {exc})") from exc
     return ds
 
@@ -170,7 +170,7 @@ def _check_elements(ds: Dataset, label: str, path: str | tuple[object, int, int]
             if isinstance(elem, RawDataElement):
                 elem = convert_raw_data_element(elem, encoding=charset, ds=ds)
             value = elem.value
-        except Exception as exc:  # noqa: BLE001 - any decoding failure is a malformed element
+        except Exception as exc:
             raise InvalidObjectError(f"{label}: malformed element {_where(path, tag)} "
                                      f"({type(exc).__name__}: {exc})") from exc
         vr = elem.VR
