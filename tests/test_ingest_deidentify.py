@@ -61,19 +61,21 @@ def test_deidentify_cli(tmp_path):
 
 
 def _numbering_source(src):
-    """14 objects of 9 patients in an order where first appearances interleave.
+    """40 objects of 22 patients in an order where first appearances interleave.
 
     Two patients share a Patient ID under different issuers (two people); one
     patient's only object says Burned In Annotation = YES and is refused: it is still
-    read, so it still takes its number in source order.
+    read, so it still takes its number in source order.  40 objects are more than
+    two of the pool tasks several workers get (16 objects each).
     """
     from ingest_fixtures import make_ct, to_part10, uid
 
-    order = [0, 1, 0, 2, 3, 1, 4, 5, 2, 6, 7, 8, 7, 0]
+    order = [0, 1, 0, 2, 3, 1, 4, 5, 2, 6, 7, 8, 7, 0, 9, 10, 3, 11, 9, 12, 13, 4, 14, 10, 15, 1, 16, 17,
+             12, 18, 0, 19, 20, 2, 21, 15, 21, 9, 20, 6]
     src.mkdir()
     for i, p in enumerate(order):
         ds = make_ct(sop=uid(90, i), study=uid(90, 100 + p), series=uid(90, 200 + p),
-                     patient_id=f"NUMB-{p % 8:03d}", patient_name=f"Numbering^P{p}", instance_number=i + 1)
+                     patient_id=f"NUMB-{p % 8 if p < 9 else p:03d}", patient_name=f"Numbering^P{p}", instance_number=i + 1)
         if p in (7, 8):
             ds.IssuerOfPatientID = f"HOSPITAL-{p}"  # patient 8 is NUMB-000 of another issuer than patient 0
         if p == 5:
