@@ -274,12 +274,26 @@ def compile_matcher(needles: Iterable[Needle]) -> re.Pattern[str] | None:
     ``None`` when there is nothing to search for.  The slices of a series share
     their needles, so the compiled regex is reused across them.
     """
-    words: set[str] = set()
-    plain: set[str] = set()
-    for n in needles:  # any iterable, read once
-        if n.kind != "age":
-            (words if n.word else plain).add(n.text)
-    return _compile(tuple(sorted(words, key=lambda t: (-len(t), t))), tuple(sorted(plain, key=lambda t: (-len(t), t))))
+    key = frozenset([(n.text, n.word) for n in needles if n.kind != "age"])  # any iterable, read once
+    hit = _MATCHERS.get(key, _MISSING)
+    if hit is not _MISSING:
+        return hit  # type: ignore[return-value]
+    words = {text for text, word in key if word}
+    plain = {text for text, word in key if not word}
+    matcher = _compile(tuple(sorted(words, key=_longest_first)), tuple(sorted(plain, key=_longest_first)))
+    if len(_MATCHERS) >= 4096:
+        _MATCHERS.clear()
+    _MATCHERS[key] = matcher
+    return matcher
+
+
+def _longest_first(text: str) -> tuple[int, str]:
+    return (-len(text), text)
+
+
+_MISSING = object()
+# compiled matchers by needle set: building the sorted pattern lists is the costly part of a hit
+_MATCHERS: dict[frozenset[tuple[str, bool]], re.Pattern[str] | None] = {}
 
 
 _SERIALS: dict[int, tuple[weakref.ref[re.Pattern[str]], int]] = {}

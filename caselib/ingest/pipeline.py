@@ -838,7 +838,7 @@ def deidentify_folder(
                 report.count_refused(item.label, "read", item.reason)
                 continue
             # a plain file is read by the worker (no bytes through the pipe); zip members are in memory
-            ref: str | bytes = item.label if Path(item.label).is_file() else item.read()
+            ref: str | bytes = str(item.path) if item.path is not None else item.read()
             if isinstance(ref, bytes):
                 _number_patient(parent_deid, item.label, data=ref)
             else:

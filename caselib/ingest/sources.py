@@ -45,6 +45,7 @@ class SourceItem:
     label: str
     size: int
     _read: Callable[[], bytes]
+    path: Path | None = None  # a plain file on disk (not a zip member): a worker may read it itself
 
     def read(self) -> bytes:
         return self._read()
@@ -137,7 +138,7 @@ def _file_item(path: Path, label: str, size: int, limits: Limits) -> Iterator[So
     if size > limits.max_object_bytes:
         yield Rejected(label, f"{size} bytes, larger than the limit of {limits.max_object_bytes} bytes")
         return
-    yield SourceItem(label, size, lambda p=path: _read_file(p, limits.max_object_bytes))
+    yield SourceItem(label, size, lambda p=path: _read_file(p, limits.max_object_bytes), path)
 
 
 def _iter_zip(path: Path, limits: Limits, *, nested: bool = False) -> Iterator[SourceItem | Rejected]:
