@@ -384,6 +384,8 @@ class _Plan:
         pc = profile.step(RetainPatientCharacteristics)
         self.max_age = pc.max_age_years if pc else 89
         self.seq_overrides: dict[int, dict[int, int]] = {}
+        #: the verifier's harvest decisions by (tag, VR as read, top level?) (see _harvest_walk)
+        self.harvest_codes: dict[tuple[int, Any, bool], tuple[int, Any, str]] = {}
         if Option.CLEAN_GRAPHICS in self.options:
             self.seq_overrides[_GRAPHIC_ANNOTATION_SEQ] = {_UNFORMATTED_TEXT: _CLEAN}
         private = profile.step(RetainSafePrivate)
@@ -1143,24 +1145,75 @@ _WORD_RE = re.compile(r"\w+")
 _KEPT_TEXT_VRS = frozenset({"LO", "SH", "CS"})
 
 
+# what _harvest_walk does with an element, decided once per (plan, tag, VR as read, top level?)
+_H_SKIP, _H_SEQ, _H_NUMBER, _H_KEPT_TEXT, _H_PRIVATE, _H_KIND = range(6)
+
+
+def _harvest_code(plan: _Plan, tag: int, elem_vr: Any, top: bool, overrides: dict[int, int] | None,
+                  collect_kept: bool = True) -> tuple[int, Any, str]:
+    """``(what, detail, vr)`` for one element: the decisions of :func:`_harvest_walk` that depend
+    only on the tag, the VR as read, the nesting level and the profile (not on the value)."""
+    vr = elem_vr if elem_vr and elem_vr != "UN" else _dict_vr(tag)  # implicit VR, or a known attribute as UN
+    act = plan.exact.get(tag)
+    if overrides is not None and tag in overrides:
+        act = overrides[tag]
+    if act is None:
+        act = plan.resolve(tag, elem_vr)
+    if vr == "SQ":
+        return (_H_SEQ, act, vr)
+    if vr in ("TM", "DS", "IS") and act in (_KEEP, _CLEAN):
+        return (_H_NUMBER, None, vr)  # decoded only if a digit-only identifier needs the check
+    if collect_kept and act == _KEEP and vr in _KEPT_TEXT_VRS and not (tag >> 16) & 1:
+        return (_H_KEPT_TEXT, None, vr)
+    kind = None
+    if act == _PRIVATE:
+        if 0x0010 <= tag & 0xFFFF <= 0x00FF:
+            return (_H_SKIP, None, vr)
+        return (_H_PRIVATE, None, vr)  # depends on the object's private creators
+    elif top and plan.pseudonym is not None and tag in (_PATIENT_NAME, _PATIENT_ID):
+        kind = harvest_kind(_kw(tag), vr)
+    elif vr == "UI":
+        if tag not in CLASS_UID_TAGS:
+            kind = "uid"  # every instance UID is remapped, emptied or removed
+    elif act in (_REMOVE, _EMPTY, _DUMMY, _CLEAN_REMOVE):
+        kind = harvest_kind(_kw(tag), vr)
+    elif act == _CLEAN and vr in ("DA", "DT"):
+        kind = "date"
+    elif act == _AGE:
+        kind = "age"
+    if kind is None or kind == "text":
+        return (_H_SKIP, None, vr)
+    return (_H_KIND, kind, vr)
+
+
 def _harvest_walk(ds: Dataset, plan: _Plan, path: str, depth: int, overrides: dict[int, int] | None,
                   needles: list[Needle], kept_numbers: list[Any], kept_texts: list[str] | None = None) -> None:
     creators: dict[int, Any] | None = None
+    top = depth == 0
+    # decisions are cached on the plan where they depend on nothing else (no sequence overrides)
+    codes = plan.harvest_codes if overrides is None and kept_texts is not None else None
     for btag, elem in list(ds._dict.items()):
         tag = int(btag)
-        vr = _element_vr(tag, elem)
-        act = plan.exact.get(tag)
-        if overrides is not None and tag in overrides:
-            act = overrides[tag]
-        if act is None:
-            act = plan.resolve(tag, elem.VR)
-        if vr == "SQ":
+        if codes is not None:
+            key = (tag, elem.VR, top)
+            decision = codes.get(key)
+            if decision is None:
+                decision = _harvest_code(plan, tag, elem.VR, top, None)
+                if len(codes) > 65536:
+                    codes.clear()
+                codes[key] = decision
+        else:
+            decision = _harvest_code(plan, tag, elem.VR, top, overrides, kept_texts is not None)
+        what, detail, vr = decision
+        if what == _H_SKIP:
+            continue
+        if what == _H_SEQ:
             p = path + _kw(tag)
             try:
                 items = ds[btag].value or ()
             except Exception:
                 continue
-            if act not in (_REMOVE, _EMPTY, _PRIVATE):
+            if detail not in (_REMOVE, _EMPTY, _PRIVATE):
                 child = plan.seq_overrides.get(tag)
                 sub = {**overrides, **child} if (overrides and child) else (child or overrides)
                 for i, item in enumerate(items):
@@ -1169,16 +1222,15 @@ def _harvest_walk(ds: Dataset, plan: _Plan, path: str, depth: int, overrides: di
                 for i, item in enumerate(items):
                     _harvest_all(item, f"{p}[{i}].", needles)
             continue
-        kind = None
-        if vr in ("TM", "DS", "IS") and act in (_KEEP, _CLEAN):
-            kept_numbers.append(elem)  # decoded only if a digit-only identifier needs the check
+        if what == _H_NUMBER:
+            kept_numbers.append(elem)
             continue
-        if kept_texts is not None and act == _KEEP and vr in _KEPT_TEXT_VRS and not (tag >> 16) & 1:
-            kept_texts.extend(_values_for(ds, btag, vr))
+        if what == _H_KEPT_TEXT:
+            kept_texts.extend(_values_for(ds, btag, vr))  # type: ignore[union-attr]
             continue
-        if act == _PRIVATE:
-            if 0x0010 <= tag & 0xFFFF <= 0x00FF:
-                continue
+        kind = detail
+        if what == _H_PRIVATE:
+            kind = None
             if creators is None:
                 creators = Deidentifier._creators(ds)
             creator = private_creator_of(creators, tag)
@@ -1188,19 +1240,8 @@ def _harvest_walk(ds: Dataset, plan: _Plan, path: str, depth: int, overrides: di
                 kind = "uid"
             elif vr == "PN" and entry is None:
                 kind = "name"
-        elif depth == 0 and plan.pseudonym is not None and tag in (_PATIENT_NAME, _PATIENT_ID):
-            kind = harvest_kind(_kw(tag), vr)
-        elif vr == "UI":
-            if tag not in CLASS_UID_TAGS:
-                kind = "uid"  # every instance UID is remapped, emptied or removed
-        elif act in (_REMOVE, _EMPTY, _DUMMY, _CLEAN_REMOVE):
-            kind = harvest_kind(_kw(tag), vr)
-        elif act == _CLEAN and vr in ("DA", "DT"):
-            kind = "date"
-        elif act == _AGE:
-            kind = "age"
-        if kind is None or kind == "text":
-            continue
+            if kind is None:
+                continue
         values = _values_for(ds, btag, vr)
         if kind == "uid":
             values = [v for v in values if not is_well_known_uid(v)]
