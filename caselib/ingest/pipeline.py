@@ -199,7 +199,7 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
     (:class:`caselib.ingest.review.PixelPolicy`: a reviewer's release, a
     reviewed decision kept in the repository, or an ``auto: true`` mask);
     otherwise it is refused at stage ``pixel-phi``.  With ``catalog=False`` the
-    records hold only UIDs, path, size and modality (``sha256`` is None): for callers
+    records hold only UIDs, path, size and modality (``sha256`` is None) and no needles: for callers
     that write files and build no catalog.
     """
     from caselib.deid import dataset_to_bytes, pixel_phi_risk, verify
@@ -254,7 +254,8 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
                        + "; ".join(sorted(set(report.paths))[:10]),
                        {"paths": sorted(set(report.paths))})
     records = _records(result.dataset, result.patient_pseudonym, out, transfer_syntax, digest=catalog)
-    needles = tuple((n.text, n.kind, n.source, n.word) for n in report.harvested)
+    # kept in the ingest journal for `caselib verify ARCHIVE`; a plain conversion keeps none
+    needles = tuple((n.text, n.kind, n.source, n.word) for n in report.harvested) if catalog else ()
     return Published(label, out, str(result.dataset.SOPInstanceUID),
                      records["series"]["modality"], **records, needles=needles, pixel_decision=pixel_decision)
 
