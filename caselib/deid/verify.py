@@ -419,10 +419,16 @@ class _Element(NamedTuple):
     end: int
     tag: int
     vr: str
-    path: str
+    prefix: str  # the path of the data set holding the element ("" at the top)
     where: str
     encodings: tuple[str, ...]
     creator: str | None
+
+    @property
+    def path(self) -> str:
+        """Where the element is, e.g. ``RequestAttributesSequence[0].RequestedProcedureDescription``
+        (built only for a hit: most elements never need it)."""
+        return self.prefix + _kw(self.tag)
 
 
 def _parse_dataset(data: bytes, pos: int, end: int, implicit: bool, path: str, where: str,
@@ -485,7 +491,7 @@ def _parse_dataset(data: bytes, pos: int, end: int, implicit: bool, path: str, w
                 creators[tag] = data[start:stop].decode("latin-1").rstrip(" \x00")
             elif odd and element >= 0x1000:
                 creator = creators.get((tag & 0xFFFF0000) | (element >> 8), "")
-            out.append(_Element(start, stop, tag, vr, path + _kw(tag), here, encodings, creator))
+            out.append(_Element(start, stop, tag, vr, path, here, encodings, creator))
             if tag == 0x00080005:
                 names = [v.strip() for v in data[start:stop].decode("ascii", "replace").split("\\")]
                 encodings = tuple(convert_encodings(names))

@@ -467,7 +467,8 @@ def scan_header(
     else:
         total = os.stat(path).st_size
         with open(path, "rb") as f:
-            buf = f.read(_chunk_hint[0])
+            # the Patient group comes early: a short first read is enough for a stop_after scan
+            buf = f.read(_chunk_hint[0] if stop_after is None else min(_chunk_hint[0], 16384))
 
     def whole() -> bytes:
         if path is not None:
