@@ -316,3 +316,25 @@ def caselib_cli() -> list[str]:
     """The ``caselib`` console script of this interpreter's environment, else ``python -m caselib.cli``."""
     script = Path(sys.executable).with_name("caselib")
     return [str(script)] if script.is_file() else [sys.executable, "-m", "caselib.cli"]
+
+
+def fixed_archive_secret(archive) -> None:
+    """Give a new archive a fixed secret, so its date offsets and UIDs are the same in every run.
+
+    With a random secret, a date shifted by the patient's offset can land on another original
+    date of the same object (the leg CR RG3_UNCI: InstanceCreationDate - 937 days = its
+    AcquisitionDate), which the verifier refuses: a safe false positive, about 1 secret in 3,300,
+    seen once in CI.  Tests that build archives from real files and expect every object published
+    use this; the refusal itself is the verifier's documented behaviour.
+    """
+    import os
+
+    from caselib.archive import ArchiveLayout
+
+    private = ArchiveLayout.at(archive).secret.parent
+    private.mkdir(parents=True, mode=0o700, exist_ok=True)
+    fd = os.open(private / "secret.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, b"caselib-secret-v1 " + bytes(range(32)).hex().encode() + b"\n")
+    finally:
+        os.close(fd)

@@ -25,6 +25,7 @@ from caselib.i18n import t
 from caselib.phantom import build_case_phantom
 from caselib.ui.apps import CaseBrowser, PBLPlayer, Quiz, WindowingDemo, open_library
 from caselib.ui.apps.library import ArchiveSeries, SeriesNotInArchive, archive_from_env
+from ingest_fixtures import fixed_archive_secret
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 LEG = "pydicom-data/RG3_UNCI.dcm"
@@ -37,6 +38,7 @@ IN_ARCHIVE = {"nema-rg3-leg-cr", "tcia-covid-sbu-a002304-followup", "synthetic-p
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     archive = tmp_path_factory.mktemp("apps-archive") / "archive"
+    fixed_archive_secret(archive)  # see ingest_fixtures: a random one refuses RG3_UNCI 1 time in ~3,300
     report = build_demo_archive(archive, progress=False, workers=1, keys=[LEG, *COVID], cases=[CASES])
     assert report.ingest.quarantined == 0, report.ingest.problems
     return archive, report
