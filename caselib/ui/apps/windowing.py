@@ -140,13 +140,17 @@ class WindowingDemo(AppShell):
 
     def set_window(self, window: Window) -> None:
         """Show ``window`` (sliders, viewer and histogram follow)."""
+        self._set_sliders(window)
+        self._apply()
+
+    def _set_sliders(self, window: Window) -> None:
+        """Put ``window`` on the sliders without echoing it back, and mark its preset."""
         self._syncing = True
         try:
             self.center.value, self.width.value = int(round(window.center)), int(round(window.width))
         finally:
             self._syncing = False
         self._match_preset()
-        self._apply()
 
     def apply_preset(self, name: str) -> None:
         """Show a CT preset by name (``'lung'``, ``'bone'``...)."""
@@ -178,13 +182,7 @@ class WindowingDemo(AppShell):
 
     def _on_viewer(self, change: dict[str, Any]) -> None:
         if change["name"] in WINDOW_TRAITS and not self._syncing:
-            win = viewer_window(self.viewer)
-            self._syncing = True
-            try:
-                self.center.value, self.width.value = int(round(win.center)), int(round(win.width))
-            finally:
-                self._syncing = False
-            self._match_preset()
+            self._set_sliders(viewer_window(self.viewer))
         self._draw_histogram()
 
     def _on_preset(self, change: dict[str, Any]) -> None:
