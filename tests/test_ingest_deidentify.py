@@ -61,17 +61,19 @@ def test_deidentify_cli(tmp_path):
 
 
 def _numbering_source(src):
-    """40 objects of 22 patients in an order where first appearances interleave.
+    """42 objects of 24 patients in an order where first appearances interleave.
 
     Two patients share a Patient ID under different issuers (two people); one
     patient's only object says Burned In Annotation = YES and is refused: it is still
     read, so it still takes its number in source order.  40 objects are more than
-    two of the pool tasks several workers get (16 objects each).
+    two of the pool tasks several workers get (16 objects each).  Two more patients' only
+    objects are refused by validation (no Pixel Data; truncated Pixel Data): their headers
+    are readable, so they too take their numbers in source order.
     """
     from ingest_fixtures import make_ct, to_part10, uid
 
-    order = [0, 1, 0, 2, 3, 1, 4, 5, 2, 6, 7, 8, 7, 0, 9, 10, 3, 11, 9, 12, 13, 4, 14, 10, 15, 1, 16, 17,
-             12, 18, 0, 19, 20, 2, 21, 15, 21, 9, 20, 6]
+    order = [0, 1, 0, 2, 3, 1, 4, 5, 2, 6, 7, 8, 7, 0, 9, 22, 10, 3, 11, 9, 12, 13, 4, 14, 10, 15, 1, 16, 17,
+             23, 12, 18, 0, 19, 20, 2, 21, 15, 21, 9, 20, 6]
     src.mkdir()
     for i, p in enumerate(order):
         ds = make_ct(sop=uid(90, i), study=uid(90, 100 + p), series=uid(90, 200 + p),
@@ -80,7 +82,12 @@ def _numbering_source(src):
             ds.IssuerOfPatientID = f"HOSPITAL-{p}"  # patient 8 is NUMB-000 of another issuer than patient 0
         if p == 5:
             ds.BurnedInAnnotation = "YES"
-        (src / f"{i:02d}.dcm").write_bytes(to_part10(ds))
+        if p == 22:
+            del ds.PixelData  # refused by validation, after its patient is numbered
+        data = to_part10(ds)
+        if p == 23:
+            data = data[:len(data) - 100]  # truncated pixel data: refused, its readable header numbered
+        (src / f"{i:02d}.dcm").write_bytes(data)
     return order
 
 
@@ -110,10 +117,11 @@ def test_deidentify_numbers_new_patients_in_source_order_with_any_number_of_work
         if not secret.is_file():
             secret.parent.mkdir()
             shutil.copy(keys / "secret.key", secret)
-        assert report.published == len(order) - 1 and report.by_stage == {"pixel-phi": 1}, report.summary()
+        assert report.published == len(order) - 3, report.summary()
+        assert report.by_stage == {"pixel-phi": 1, "validate": 2}, report.summary()
         results[len(results)] = _pseudonym_by_instance(dest)
     first_seen = list(dict.fromkeys(order))
-    expected = {i + 1: f"CL-{first_seen.index(p) + 1:06d}" for i, p in enumerate(order) if p != 5}
+    expected = {i + 1: f"CL-{first_seen.index(p) + 1:06d}" for i, p in enumerate(order) if p not in (5, 22, 23)}
     assert results[0] == expected
     assert results[1] == results[2] == results[0]
 
@@ -121,7 +129,9 @@ def test_deidentify_numbers_new_patients_in_source_order_with_any_number_of_work
 def test_the_parent_reads_the_patient_identity_the_workers_read():
     """The parent numbers patients from the start of the header alone (caselib.ingest.pipeline.
     patient_header, which stops after the Patient group); the identity it derives must be the one
-    the worker derives from the whole file, or the worker would hand out a second number.  Checked
+    the worker derives from the whole file, or the worker would hand out a second number; and a
+    file a worker accepts must be one the header reader reads (a lone worker numbers from the
+    object it parsed, where the parent would have read the header).  Checked
     on pydicom's character-set and test files, including ones that name no patient."""
     import warnings
     from pathlib import Path
@@ -142,9 +152,11 @@ def test_the_parent_reads_the_patient_identity_the_workers_read():
                 full = parse_object(Path(path).read_bytes(), path)  # what a worker reads
                 validate_object(full, path)
                 expected = patient_identity(full)
-                header = patient_header(path, path=path)
-            except Exception:  # noqa: BLE001, S112 - files a worker or the header reader refuse: not published
+            except Exception:  # noqa: BLE001, S112 - files a worker refuses: not published
                 continue
+            # a lone worker numbers from the object it parsed (process_object(number_patients=True)):
+            # the header reader must then read it too, and find the same patient
+            header = patient_header(path, path=path)
             assert patient_identity(header) == expected, path
         checked += expected is not None
         by_study += (expected or "").startswith("study\0")

@@ -72,6 +72,14 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from caselib.errors import CaselibError
 
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` through libyaml when PyYAML has it (about 10x faster; the mask
+    and reviewed-decision files are read at the start of every ingest)."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+
 __all__ = [
     "Rectangle",
     "RegionMask",
@@ -373,7 +381,7 @@ class MaskSet:
 
         path = Path(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise MaskFileError(f"cannot read pixel mask file {path}: {exc}") from exc
         if raw is None:

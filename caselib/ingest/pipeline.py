@@ -170,10 +170,14 @@ class Worker:
     """Everything one process needs to turn source bytes into an outcome."""
 
     def __init__(self, secret_path: str | os.PathLike[str], registry_path: str | os.PathLike[str],
-                 profile: str, compression: str | None, policy: Any = None, catalog: bool = True) -> None:
+                 profile: str, compression: str | None, policy: Any = None, catalog: bool = True,
+                 number_patients: bool = False) -> None:
         from caselib.deid import Deidentifier, load_secret, open_registry
 
         self.compression = compression
+        # True when this worker is the only one: it numbers each object's patient itself,
+        # as it meets it (= source order), instead of the parent reading every header first
+        self.number_patients = number_patients
         self.policy = policy  # caselib.ingest.review.PixelPolicy
         self.catalog = catalog  # False: no catalog records needed (deidentify_folder), no content digest
         self.folders: set[str] = set()  # output folders this process knows exist
@@ -181,16 +185,12 @@ class Worker:
                                          registry=open_registry(registry_path))
 
     def process(self, label: str, data: bytes) -> Outcome:
-        with warnings.catch_warnings():
-            # pydicom warns about out-of-spec value lengths of the *input* whenever such an
-            # element is decoded; de-identification rewrites them and the verifier checks the output
-            warnings.simplefilter("ignore", UserWarning)
-            return process_object(label, data, self.deidentifier, self.compression, self.policy,
-                                  catalog=self.catalog)
+        return process_object(label, data, self.deidentifier, self.compression, self.policy,
+                              catalog=self.catalog, number_patients=self.number_patients)
 
 
 def process_object(label: str, data: bytes, deidentifier: Any, compression: str | None,
-                   policy: Any = None, *, catalog: bool = True) -> Outcome:
+                   policy: Any = None, *, catalog: bool = True, number_patients: bool = False) -> Outcome:
     """Turn one source object into bytes to publish, or say why not.  Writes nothing.
 
     With ``compression=None`` the de-identified object is encoded as it is
@@ -201,24 +201,42 @@ def process_object(label: str, data: bytes, deidentifier: Any, compression: str 
     otherwise it is refused at stage ``pixel-phi``.  With ``catalog=False`` the
     records hold only UIDs, path, size and modality (``sha256`` is None) and no needles: for callers
     that write files and build no catalog.
+
+    ``number_patients=True`` (one worker, objects met in source order) gives the
+    object's patient its pseudonym number here, exactly where the parent's
+    :func:`_number_patient` would have: from the parsed object when it parses and
+    validates (the header reader's identity is the same then: tested), else through
+    :func:`_number_patient` itself, which numbers whatever header it can read.
     """
+    with warnings.catch_warnings():
+        # pydicom warns about out-of-spec value lengths of the *input* whenever such an
+        # element is decoded; de-identification rewrites them and the verifier checks the output
+        warnings.simplefilter("ignore", UserWarning)
+        return _process_object(label, data, deidentifier, compression, policy, catalog, number_patients)
+
+
+def _process_object(label: str, data: bytes, deidentifier: Any, compression: str | None, policy: Any,
+                    catalog: bool, number_patients: bool) -> Outcome:
     from caselib.deid import dataset_to_bytes, pixel_phi_risk, verify
     from caselib.errors import CaselibError
     from caselib.store import transcode
 
     try:
-        with warnings.catch_warnings():
-            # pydicom warns about out-of-spec value lengths in the *input*; de-identification
-            # rewrites those elements, and the verifier checks the output
-            warnings.simplefilter("ignore", UserWarning)
-            ds = parse_object(data, label)
-            validate_object(ds, label)
-    except NotAnObjectError as exc:
-        return Ignored(label, str(exc))
-    except InvalidObjectError as exc:
-        return Refused(label, "validate", str(exc))
+        ds = parse_object(data, label)
+        validate_object(ds, label)
     except Exception as exc:  # noqa: BLE001 - one object must never stop the run
+        if number_patients:
+            _number_patient(deidentifier, label, data=data)
+        if isinstance(exc, NotAnObjectError):
+            return Ignored(label, str(exc))
+        if isinstance(exc, InvalidObjectError):
+            return Refused(label, "validate", str(exc))
         return Refused(label, "validate", f"{label}: {type(exc).__name__}: {exc}")
+    if number_patients:
+        try:
+            deidentifier.pseudonym_for(ds)
+        except Exception:  # noqa: BLE001, S110 - as _number_patient: deidentify below reports it
+            pass
     risks = pixel_phi_risk(ds)
     pixel_decision: str | None = None
     if risks:
@@ -538,7 +556,8 @@ def ingest(
     from caselib.ingest.review import PixelPolicy
 
     policy = PixelPolicy.for_archive(layout.root)
-    worker_args = (layout.secret, layout.pseudonyms, profile, compression, policy)
+    # one worker numbers patients itself, in source order (see process_object)
+    worker_args = (layout.secret, layout.pseudonyms, profile, compression, policy, True, workers == 1)
 
     if progress is None:
         progress = sys.stderr.isatty()
@@ -617,7 +636,8 @@ def ingest(
                 if bar is not None:
                     bar.update(1)
                 continue
-            _number_patient(parent_deid, item.label, data=data)  # in source order, before any worker
+            if workers > 1:
+                _number_patient(parent_deid, item.label, data=data)  # in source order, before any worker
             yield item.label, data, sha
 
     from caselib.deid import Deidentifier, open_registry
@@ -822,8 +842,9 @@ def deidentify_folder(
     quarantine = Quarantine(qdir)
     from caselib.ingest.review import PixelPolicy
 
+    # one worker numbers patients itself, in source order (see process_object)
     worker_args = (secret_path, secret_path.with_name("pseudonyms.sqlite"), profile, None,
-                   PixelPolicy.for_archive(None), False)
+                   PixelPolicy.for_archive(None), False, workers == 1)
     if progress is None:
         progress = sys.stderr.isatty()
     bar = None
@@ -840,7 +861,9 @@ def deidentify_folder(
                 continue
             # a plain file is read by the worker (no bytes through the pipe); zip members are in memory
             ref: str | bytes = str(item.path) if item.path is not None else item.read()
-            if isinstance(ref, bytes):
+            if workers == 1:
+                pass  # the worker numbers it (see process_object)
+            elif isinstance(ref, bytes):
                 _number_patient(parent_deid, item.label, data=ref)
             else:
                 _number_patient(parent_deid, item.label, path=ref)

@@ -63,6 +63,7 @@ from caselib.ingest.masks import (
     apply_mask,
     display_frame,
     find_text_regions,
+    load_yaml,
     overlap_fraction,
 )
 from caselib.ingest.quarantine import Quarantine, QuarantineRecord, _atomic_write
@@ -227,7 +228,7 @@ def load_reviewed_decisions(path: str | os.PathLike[str] | None = None, *,
     path = Path(path) if path is not None else REVIEWED_DECISIONS
     masks = masks if masks is not None else MaskSet.default()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise MaskFileError(f"cannot read reviewed decisions {path}: {exc}") from exc
     if raw is None:
