@@ -29,14 +29,15 @@ from typing import Any
 import pydicom
 import pytest
 from ingest_fixtures import make_ct, to_part10, truncate, uid, with_raw_element_patched
-from pydicom.dataelem import DataElement
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.sequence import Sequence
 
 from caselib.data import fetch, load_manifest
 from caselib.deid import Deidentifier, dataset_to_bytes
-from caselib.dicom.fastread import NotFast, read_part10
+from caselib.dicom.fastread import NotFast, read_part10, read_sequence_element, shared_tag
 from caselib.ingest import InvalidObjectError, parse_object
 from caselib.ingest import validate as validate_module
 
@@ -137,8 +138,49 @@ def read_both(data: bytes) -> tuple[Any, Any, list[str], list[str]]:
     return fast, ref, [str(w.message) for w in fast_warnings], [str(w.message) for w in ref_warnings]
 
 
+def _raw_sequence(tag: int, elem: Any) -> bool:
+    if not isinstance(elem, RawDataElement):
+        return False
+    if elem.VR is None:
+        try:
+            return not (tag >> 16) & 1 and dictionary_VR(tag) == "SQ"
+        except KeyError:
+            return False
+    return elem.VR == "SQ"
+
+
+def read_sequences(ds: Dataset, *, fast: bool, errors: list[str]) -> int:
+    """Read every sequence pydicom kept as raw bytes, top-down at every level, as validation and
+    de-identification do: by :func:`read_sequence_element` (``fast``) or by ``ds[tag]``.  Errors
+    go to `errors`; returns how many the fast reader read."""
+    count = 0
+    for tag in list(ds._dict):
+        elem = ds._dict[tag]
+        if _raw_sequence(tag, elem):
+            try:
+                if fast:
+                    try:
+                        elem = read_sequence_element(ds, tag)
+                        count += 1
+                    except NotFast:
+                        elem = ds[tag]
+                else:
+                    elem = ds[tag]
+            except Exception as exc:  # noqa: BLE001 - the same error is expected from both readers
+                errors.append(f"{tag}: {type(exc).__name__}: {exc}")
+                continue
+        if isinstance(elem, DataElement) and elem.VR == "SQ":
+            for item in elem.value or ():
+                count += read_sequences(item, fast=fast, errors=errors)
+    return count
+
+
 def assert_same_as_pydicom(data: bytes, name: str, *, deid: bool = True) -> bool:
-    """Fast reader declines, or equals pydicom; returns True if it read the file."""
+    """Fast reader declines, or equals pydicom; returns True if it read the file.
+
+    Equal as read, and equal again once every sequence kept raw has been read
+    (:func:`caselib.dicom.fastread.read_sequence_element` against ``ds[tag]``).
+    """
     fast, ref, fast_warnings, ref_warnings = read_both(data)
     if fast is None:
         return False
@@ -148,9 +190,24 @@ def assert_same_as_pydicom(data: bytes, name: str, *, deid: bool = True) -> bool
     assert fast_warnings == ref_warnings, name
     assert fast.original_encoding == ref.original_encoding, name
     assert fast.original_character_set == ref.original_character_set, name
+    fast_errors: list[str] = []
+    ref_errors: list[str] = []
+    with warnings.catch_warnings(record=True) as fast_warnings:
+        warnings.simplefilter("always")
+        SEQUENCES_READ_FAST[0] += read_sequences(fast, fast=True, errors=fast_errors)
+    with warnings.catch_warnings(record=True) as ref_warnings:
+        warnings.simplefilter("always")
+        read_sequences(ref, fast=False, errors=ref_errors)
+    assert fast_errors == ref_errors, name
+    assert [str(w.message) for w in fast_warnings] == [str(w.message) for w in ref_warnings], name
+    found = list(differences(fast, ref))
+    assert not found, f"{name}, sequences read: " + "; ".join(found[:5])
     if deid:
         assert deidentified(fast) == deidentified(ref), f"{name}: de-identified outputs differ"
     return True
+
+
+SEQUENCES_READ_FAST = [0]  # raw sequences read by read_sequence_element in this test session
 
 
 # --------------------------------------------------------------------------- the data manifest
@@ -271,6 +328,31 @@ def _crafted() -> dict[str, bytes]:
     item_cs = _element(0x00080005, b"CS", b"ISO_IR 192") + _element(0x00100010, b"PN", "Jöns^Åsa".encode() + b" ")
     files["charset in an item"] = base + _element(0x00400275, b"SQ", _item(item_cs, undefined=False)
                                                   + _item(b"", undefined=False) + SEQ_END, undefined=True)
+    # sequences of defined length (pydicom keeps them raw until read): nested in both kinds of item,
+    # a character set inside an item, an empty sequence, a private one; Pixel Representation above
+    for implicit in (False, True):
+        ds = make_ct(sop=uid(95, 1 + implicit))
+        outer = Dataset()
+        outer.ReferencedSOPClassUID = ds.SOPClassUID
+        outer.ReferencedSOPInstanceUID = uid(95, 9)
+        code = Dataset()
+        code.CodeValue, code.CodingSchemeDesignator = "113100", "DCM"
+        outer.PurposeOfReferenceCodeSequence = Sequence([code])  # defined length, inside a defined-length item
+        concept = Dataset()
+        concept.CodeValue = "121311"
+        outer.ConceptNameCodeSequence = Sequence([concept])
+        outer.ConceptNameCodeSequence.is_undefined_length = True
+        named = Dataset()
+        named.SpecificCharacterSet = "ISO_IR 192"
+        named.PatientName = "Jöns^Åsa"
+        named.RequestAttributesSequence = Sequence([Dataset()])  # defined length, in an undefined-length item
+        named.RequestAttributesSequence[0].RequestedProcedureID = "RP-7"
+        named.is_undefined_length_sequence_item = True
+        ds.ReferencedImageSequence = Sequence([outer, named, Dataset()])
+        ds.SourceImageSequence = Sequence([])
+        ds.add_new(0x00091010, "LO", "CASELIB TEST")
+        ds.add_new(0x00091011, "SQ", Sequence([Dataset()]))
+        files[f"defined-length sequences, {'implicit' if implicit else 'explicit'}"] = _part10(ds, implicit=implicit)
     odd_charset = make_ct(sop=uid(92, 2))
     odd_charset.SpecificCharacterSet = "ISO_IR 999"  # unknown: pydicom warns each time it looks it up
     files["unknown character set"] = to_part10(odd_charset)
@@ -304,9 +386,55 @@ def test_crafted_files_have_what_they_were_made_for() -> None:
     assert implicit.original_encoding == (True, True)
     assert isinstance(implicit._dict[0x00082112].value, bytes)  # defined length: raw, as pydicom keeps it
     assert implicit.ReferencedImageSequence[0].PurposeOfReferenceCodeSequence[0].CodeValue == "113100"
+    for enc in ("explicit", "implicit"):
+        ds = read_part10(CRAFTED[f"defined-length sequences, {enc}"])
+        assert isinstance(ds._dict[0x00081140], RawDataElement)  # kept raw by both readers
+        items = read_sequence_element(ds, shared_tag(0x00081140)).value
+        assert ds._dict[0x00081140].value is items and len(items) == 3
+        assert items[0].PurposeOfReferenceCodeSequence[0].CodeValue == "113100"
+        assert items[0].ConceptNameCodeSequence[0].CodeValue == "121311"
+        assert items[1].original_character_set == ["UTF8"] and str(items[1].PatientName) == "Jöns^Åsa"
+        assert items[1].RequestAttributesSequence[0].RequestedProcedureID == "RP-7"
+        assert items[0]._pixel_rep == ds.PixelRepresentation  # handed down, as ds[tag] does
+        with pytest.raises(NotFast):  # empty: left to pydicom
+            read_sequence_element(ds, shared_tag(0x00082112))
+
+
+def test_parse_object_reads_every_raw_sequence_in_place() -> None:
+    """Validation reads sequences kept raw into the dataset (de-identification reads them next),
+    the fast reader's way, to the same result as pydicom's way (see the hostile inputs)."""
+    def raw_sequences(ds: Dataset) -> int:
+        n = 0
+        for tag, elem in ds._dict.items():
+            n += _raw_sequence(tag, elem)
+            if isinstance(elem, DataElement) and elem.VR == "SQ":
+                n += sum(raw_sequences(item) for item in elem.value)
+        return n
+
+    for enc in ("explicit", "implicit"):
+        data = CRAFTED[f"defined-length sequences, {enc}"]
+        assert raw_sequences(read_part10(data)) >= 2
+        ds = parse_object(data, enc)
+        assert raw_sequences(ds) == 0  # the empty one too (read by pydicom: nothing to read)
+        assert ds.ReferencedImageSequence[1].RequestAttributesSequence[0].RequestedProcedureID == "RP-7"
 
 
 # --------------------------------------------------------------------------- hostile and mutated inputs
+
+
+def _cut_in(data: bytes, header: bytes, into: int) -> bytes:
+    """`data` cut `into` bytes after the start of the element `header` (tag and VR bytes)."""
+    i = data.find(header, 132)
+    assert i > 132, header
+    return data[:i + into]
+
+
+def _patched_item_length(data: bytes) -> bytes:
+    """The first item of (0008,1140) claims 64 bytes more than its sequence holds."""
+    i = data.find(b"\x08\x00\x40\x11SQ", 132) + 12
+    assert data[i:i + 4] == b"\xfe\xff\x00\xe0"
+    length = struct.unpack("<L", data[i + 4:i + 8])[0]
+    return data[:i + 4] + struct.pack("<L", length + 64) + data[i + 8:]
 
 
 def _hostile() -> dict[str, bytes]:
@@ -328,6 +456,11 @@ def _hostile() -> dict[str, bytes]:
         "DS of abc": with_raw_element_patched(control, (0x0028, 0x1052), b"DS", b"abc "),
         "DICM without meta": b"\0" * 128 + b"DICM" + control[132 + 200:],
         "meta only": control[:control.find(b"\x08\x00", 140)],
+        "sequences of defined length": CRAFTED["defined-length sequences, explicit"],
+        "sequences of defined length, implicit": CRAFTED["defined-length sequences, implicit"],
+        "sequence of defined length cut short": _cut_in(CRAFTED["defined-length sequences, explicit"],
+                                                        b"\x08\x00\x40\x11SQ", 40),
+        "item longer than its sequence": _patched_item_length(CRAFTED["defined-length sequences, explicit"]),
     }
 
 
@@ -336,11 +469,11 @@ HOSTILE = _hostile()
 
 def _parse_outcome(data: bytes, *, fast: bool) -> tuple[str, Any]:
     """parse_object's dataset or error message, with or without the fast reader."""
-    original = validate_module.read_part10
+    original = validate_module.read_part10, validate_module.read_sequence_element
     if not fast:
-        def declined(data: bytes) -> Any:
+        def declined(*args: Any) -> Any:
             raise NotFast("test: pydicom only")
-        validate_module.read_part10 = declined
+        validate_module.read_part10 = validate_module.read_sequence_element = declined
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -348,7 +481,7 @@ def _parse_outcome(data: bytes, *, fast: bool) -> tuple[str, Any]:
     except InvalidObjectError as exc:
         return "rejected", str(exc)
     finally:
-        validate_module.read_part10 = original
+        validate_module.read_part10, validate_module.read_sequence_element = original
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -380,7 +513,8 @@ def test_mutated_files_are_declined_or_read_as_pydicom_reads_them() -> None:
     """Seeded random damage (cuts, changed bytes) to files with sequences, implicit VR and JPEG data."""
     rng = random.Random(20241205)
     sources = [CRAFTED["nested sequences, explicit"], CRAFTED["nested sequences, implicit"],
-               CRAFTED["UN sequence with implicit items"], fetch("pydicom/JPEG2000.dcm").read_bytes(),
+               CRAFTED["UN sequence with implicit items"], CRAFTED["defined-length sequences, explicit"],
+               CRAFTED["defined-length sequences, implicit"], fetch("pydicom/JPEG2000.dcm").read_bytes(),
                fetch("pydicom/rtplan.dcm").read_bytes()]
     read = 0
     for i in range(600):

@@ -52,7 +52,7 @@ import pydicom.uid
 from pydicom import config
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.config import logger
-from pydicom.datadict import _dictionary_vr_fast
+from pydicom.datadict import _dictionary_vr_fast, dictionary_VR
 from pydicom.dataelem import (
     DataElement,
     RawDataElement,
@@ -67,7 +67,7 @@ from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, validate_value
 from pydicom.valuerep import VR as VR_
 from pydicom.values import convert_string
 
-__all__ = ["NotFast", "read_part10", "shared_tag"]
+__all__ = ["NotFast", "read_part10", "read_sequence_element", "shared_tag"]
 
 
 class NotFast(Exception):
@@ -427,6 +427,94 @@ def _read_encapsulated(data: bytes, pos: int, end: int) -> tuple[bytes, int]:
         if elem != _ITEM:
             raise NotFast("encapsulated data that is not made of items")
         pos += 8 + length
+
+
+# --------------------------------------------------------------------------- sequences kept raw
+
+
+def _raw_sequence_vr(raw: RawDataElement) -> str | None:
+    """The VR pydicom's ``raw_element_vr`` hook gives a raw element if that is SQ, else None."""
+    vr = raw.VR
+    if vr is None:
+        if raw.tag >> 16 & 1:
+            return None  # private: pydicom asks the private dictionary
+        try:
+            vr = dictionary_VR(raw.tag)
+        except KeyError:
+            return None
+    return vr if vr == VR_.SQ else None
+
+
+def read_sequence_element(ds: Dataset, tag: BaseTag) -> DataElement:
+    """Do what ``ds[tag]`` does to a defined-length sequence pydicom kept as raw bytes.
+
+    pydicom reads a sequence of defined length only when it is first accessed
+    (``Dataset.__getitem__`` -> ``convert_raw_data_element`` -> ``read_sequence``
+    on the value's bytes); this reads its items with the fast element reader
+    instead and stores the same :class:`~pydicom.dataelem.DataElement` in `ds`:
+    the same items (element positions counted from the start of the value, as
+    pydicom counts them there; item positions from the start of the file), the
+    same character sets and encodings, the pixel representation handed down.
+
+    Raises
+    ------
+    NotFast
+        The element is not a raw sequence of defined length in a little-endian
+        data set, the reading settings are not pydicom's defaults, or the items
+        need pydicom's own recovery (a delimiter, a length past the end...):
+        then ``ds[tag]`` does it, and `ds` is as it was.
+    """
+    raw = ds._dict.get(tag)  # type: ignore[call-overload]
+    if (type(raw) is not RawDataElement or not _USABLE or not raw.is_little_endian or not raw.value
+            or raw.length == _UNDEFINED or tag == _CHARSET or config.debugging or not _cached_decoding()):
+        raise NotFast("not a raw sequence of defined length, or non-default reading settings")
+    vr = _raw_sequence_vr(raw)
+    if vr is None:
+        raise NotFast("not a sequence")
+    # what __getitem__ passes to convert_raw_data_element, and convert_value on to read_sequence
+    encodings = ds.original_character_set or ds._character_set or [default_encoding]
+    if isinstance(encodings, str):
+        encodings = [encodings]
+    try:
+        sequence = _read_defined_sequence(raw.value, raw.is_implicit_VR, encodings, raw.value_tell)
+    except NotFast:
+        raise
+    except Exception as exc:
+        raise NotFast(f"{type(exc).__name__}: {exc}") from exc
+    ds[tag] = DataElement(raw.tag, vr, sequence, raw.value_tell, False, already_converted=True)
+    elem = ds._dict[tag]
+    ds._set_pixel_representation(elem)
+    return elem  # type: ignore[no-any-return]
+
+
+def _read_defined_sequence(value: bytes, implicit: bool, encoding: Any, offset: int) -> Sequence:
+    """pydicom's ``read_sequence(BytesIO(value), implicit, True, len(value), encoding, offset)``."""
+    items = []
+    new_item = _new_dataset
+    end = len(value)
+    pos = 0
+    while pos < end:
+        if pos + 8 > end:
+            raise NotFast("the sequence ends inside an item header")
+        group, elem, length = _unpack_hhl(value, pos)
+        item_tell = pos + offset
+        pos += 8
+        if group != _ITEM_GROUP or elem != _ITEM:
+            raise NotFast(f"({group:04X},{elem:04X}) where a sequence item was expected")
+        item_implicit = implicit or (pos + 6 <= end and not (0x40 < value[pos + 4] < 0x5B
+                                                             and 0x40 < value[pos + 5] < 0x5B))
+        undefined = length == _UNDEFINED
+        elements, pos, _enc = _read_elements(value, pos, end, item_implicit, encoding,
+                                             None if undefined else length, 1)
+        item_encoding = encoding if _CHARSET not in elements else _dataset_encoding(elements, encoding)
+        item = new_item(Dataset, elements, encoding, item_implicit, item_encoding, undefined)
+        attrs = item.__dict__  # plain attributes, as read_sequence_item and read_sequence set them
+        attrs["seq_item_tell"] = item_tell
+        attrs["file_tell"] = item_tell
+        items.append(item)
+    sequence = Sequence(items)
+    sequence.is_undefined_length = False
+    return sequence
 
 
 # --------------------------------------------------------------------------- datasets made directly

@@ -257,7 +257,8 @@ def _process_object(label: str, data: bytes, deidentifier: Any, compression: str
         result = deidentifier.deidentify(ds)
         stage = "transcode"
         if compression is None:
-            out, transfer_syntax = dataset_to_bytes(result.dataset), str(result.dataset.file_meta.TransferSyntaxUID)
+            out = dataset_to_bytes(result.dataset)
+            transfer_syntax = _ascii_value(result.dataset.file_meta, 0x00020010)
         else:
             encoded = transcode(result.dataset, compression)
             out, transfer_syntax = encoded.data, encoded.transfer_syntax
@@ -274,7 +275,7 @@ def _process_object(label: str, data: bytes, deidentifier: Any, compression: str
     records = _records(result.dataset, result.patient_pseudonym, out, transfer_syntax, digest=catalog)
     # kept in the ingest journal for `caselib verify ARCHIVE`; a plain conversion keeps none
     needles = tuple((n.text, n.kind, n.source, n.word) for n in report.harvested) if catalog else ()
-    return Published(label, out, str(result.dataset.SOPInstanceUID),
+    return Published(label, out, records["instance"]["sop_uid"],
                      records["series"]["modality"], **records, needles=needles, pixel_decision=pixel_decision)
 
 

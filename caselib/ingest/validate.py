@@ -9,13 +9,13 @@ import io
 
 from pydicom import Dataset, dcmread
 from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import RawDataElement, convert_raw_data_element
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 from pydicom.valuerep import IS, DSdecimal, DSfloat
 
-from caselib.dicom.fastread import NotFast, read_part10, shared_tag
+from caselib.dicom.fastread import NotFast, read_part10, read_sequence_element, shared_tag
 from caselib.errors import InvalidDicomError
 
 __all__ = ["MAX_PIXEL_BYTES", "InvalidObjectError", "NotAnObjectError", "parse_object", "validate_object"]
@@ -138,7 +138,9 @@ def _check_elements(ds: Dataset, label: str, path: str | tuple[object, int, int]
     """Decode every element into a throw-away copy, so malformed values surface here.
 
     The dataset keeps its raw elements (decoding them in place would make every later
-    step slower and defeat the fast writer).  Bulk binary data is not decoded.  A value
+    step slower and defeat the fast writer), except sequences kept as raw bytes: those
+    are read in place (:func:`_read_sequence_in_place`), as de-identification would read
+    them next.  Bulk binary data is not decoded.  A value
     seen before with the same tag, VR, encoding and character set decoded fine then,
     and decodes the same way now: it is not decoded again (a sequence kept as raw bytes
     included, whose items are then known to be fine as well).  `path` locates `ds` in the
@@ -151,6 +153,7 @@ def _check_elements(ds: Dataset, label: str, path: str | tuple[object, int, int]
     checked = _CHECKED
     for tag, elem in ds._dict.items():
         key = None
+        sequence = False
         if isinstance(elem, RawDataElement):
             vr, length, value = elem.VR, elem.length, elem.value
             if (value is not None and len(value) < length and length != _LENGTH_UNDEFINED
@@ -160,14 +163,19 @@ def _check_elements(ds: Dataset, label: str, path: str | tuple[object, int, int]
                                          f"{len(value)} present)")
             if tag in _PIXEL_DATA or (vr in _BULK_VRS and (length or 0) > 1024):
                 continue
+            sequence = vr == "SQ" or (vr is None and _implicit_sequence(tag))
             if value is not None and len(value) <= _CACHEABLE_BYTES:
                 # an element without its own VR (implicit, UN, ambiguous) only if the tag decides it
                 if (vr is not None and vr != "UN" and " or " not in vr) or _decided_by_tag(tag):
                     key = (tag, vr, elem.is_implicit_VR, elem.is_little_endian, length, value, charset_key)
                 if key is not None and key in checked:
+                    if sequence:  # its items are known to be fine; read it in place all the same
+                        _read_sequence_in_place(ds, tag)
                     continue
         try:
-            if isinstance(elem, RawDataElement):
+            if sequence:
+                elem = _read_sequence_in_place(ds, tag)
+            elif isinstance(elem, RawDataElement):
                 elem = convert_raw_data_element(elem, encoding=charset, ds=ds)
             value = elem.value
         except Exception as exc:
@@ -186,6 +194,33 @@ def _check_elements(ds: Dataset, label: str, path: str | tuple[object, int, int]
             if len(checked) >= _CHECKED_LIMIT:
                 checked.clear()
             checked.add(key)
+
+
+_IMPLICIT_SQ: dict[int, bool] = {}
+
+
+def _implicit_sequence(tag: int) -> bool:
+    """True if an element of `tag` without a VR of its own reads as a sequence (public tags)."""
+    found = _IMPLICIT_SQ.get(tag)
+    if found is None:
+        try:
+            found = not (tag >> 16) & 1 and dictionary_VR(tag) == "SQ"
+        except KeyError:
+            found = False
+        if len(_IMPLICIT_SQ) >= 65536:
+            _IMPLICIT_SQ.clear()
+        _IMPLICIT_SQ[int(tag)] = found
+    return found
+
+
+def _read_sequence_in_place(ds: Dataset, tag: object) -> DataElement:
+    """``ds[tag]`` for a sequence pydicom kept as raw bytes: the same element, read by
+    :func:`caselib.dicom.fastread.read_sequence_element` when it can (several times faster),
+    else by pydicom."""
+    try:
+        return read_sequence_element(ds, tag)  # type: ignore[arg-type]
+    except NotFast:
+        return ds[tag]  # type: ignore[index]
 
 
 def _where(path: str | tuple[object, int, int], tag: int) -> str:
