@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import random
+import io
 import re
 import stat
 import subprocess
@@ -390,6 +391,32 @@ def test_a_zip_in_a_folder_is_limited_by_its_members_not_by_its_own_size(tmp_pat
     in_folder = list(iter_source(src, limits))
     assert [type(i).__name__ for i in in_folder] == ["SourceItem"] * 4, [
         (i.label, getattr(i, "reason", "")) for i in in_folder]
+
+
+def test_a_dicom_zip_polyglot_is_read_as_the_dicom_object_it_says_it_is(tmp_path: Path) -> None:
+    """A Part 10 file with a zip appended (a valid zip too) is one DICOM object, not a zip: its
+    members are never read.  The appended bytes follow the pixel data as a broken element, so
+    the object is quarantined (bytes kept exactly) and nothing is published."""
+    from caselib.ingest import deidentify_folder
+
+    hidden = to_part10(make_ct(sop=uid(4, 2), patient_name="Polyglot^Hidden", patient_id="POLYHIDDEN"))
+    appended = io.BytesIO()
+    with zipfile.ZipFile(appended, "w") as zf:
+        zf.writestr("POLYMEMBER.dcm", hidden)
+    src = tmp_path / "src"
+    src.mkdir()
+    polyglot = src / "polyglot.dcm"
+    polyglot.write_bytes(to_part10(make_ct(sop=uid(4, 1))) + appended.getvalue())
+    assert zipfile.is_zipfile(polyglot)  # zipfile alone would open it as a zip
+    items = list(iter_source(src))
+    assert [(type(i).__name__, i.label) for i in items] == [("SourceItem", str(polyglot))]
+    out = tmp_path / "out"
+    report = deidentify_folder(src, out, secret_file=tmp_path / "k" / "s.key", workers=1, progress=False)
+    assert report.published == 0 and report.by_stage == {"validate": 1}, report.summary()
+    assert not list(out.rglob("*.dcm"))
+    (record,) = list(Quarantine(tmp_path / "out-quarantine"))
+    assert record.label == str(polyglot) and "truncated inside" in record.reason
+    assert Quarantine(tmp_path / "out-quarantine").original(record.id) == polyglot.read_bytes()
 
 
 def test_limits_are_checked() -> None:

@@ -12,6 +12,10 @@ refused with a reason, never followed:
   compressed size, or to more than ``limits.max_total_bytes`` in all (zip bombs);
 - encrypted members, nested zips, symbolic links that leave the source folder;
 - DICOMDIR records that point outside the DICOMDIR's folder.
+
+A file of a folder is a zip when :func:`zipfile.is_zipfile` says so, unless it
+is a DICOM Part 10 file (``DICM`` after 128 bytes): a DICOM/zip polyglot is
+read as the DICOM object it says it is.
 """
 from __future__ import annotations
 
@@ -117,15 +121,21 @@ _find_zip_end = re.compile(re.escape(_ZIP_END)).search
 
 
 def _may_be_zip(path: Path, size: int) -> bool:
-    """False when ``path`` has no zip end-of-central-directory signature where one must be.
+    """False for a DICOM Part 10 file, and for a file without a zip end-of-central-directory
+    signature where one must be.
 
+    A file with ``DICM`` after its 128-byte preamble is a DICOM object, even if it
+    also reads as a zip (a polyglot: its zip part is never read, and nothing of it is
+    published, since the output is encoded anew with a zeroed preamble).  Otherwise
     :func:`zipfile.is_zipfile` looks for the same signature (and then checks more);
-    this one read of the tail answers "no" for the usual DICOM file without it.
+    this one read of the tail answers "no" for a file without it.
     """
-    tail = min(size, 65536 + 22)
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
+            if os.pread(fd, 4, 128) == b"DICM":
+                return False
+            tail = min(size, 65536 + 22)
             data = os.pread(fd, tail, size - tail)
         finally:
             os.close(fd)
