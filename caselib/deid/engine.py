@@ -542,6 +542,7 @@ def _charset_key(ds: Dataset) -> Any:
 _DECODED = _BoundedCache(65536)
 _NEEDLES = _BoundedCache(65536)
 _SCRUBBED = _BoundedCache(65536)
+_HARVESTED = _BoundedCache(65536)  # (tag, VR, kind, path, raw value, charset, age cap) -> needles
 
 
 def _decoded_strings(ds: Dataset, tag: int) -> list[str]:
@@ -662,13 +663,16 @@ class Deidentifier:
             offset = self._offsets[identity] = self._keys.date_offset(identity, self._plan.offset_range)
         return offset
 
-    def deidentify(self, ds: Dataset) -> DeidResult:
+    def deidentify(self, ds: Dataset, *, pixel_phi_risks: tuple[str, ...] | None = None) -> DeidResult:
         """De-identify one dataset (file meta included); ``ds`` is not modified.
 
         Parameters
         ----------
         ds : pydicom.dataset.Dataset
             As read by :func:`pydicom.dcmread` (or built in memory).
+        pixel_phi_risks : tuple of str, optional
+            ``pixel_phi_risk(ds)`` when the caller has already assessed it (as ingest
+            does, before it decides whether to de-identify at all); assessed here otherwise.
 
         Returns
         -------
@@ -689,7 +693,7 @@ class Deidentifier:
             uid_map=MappingProxyType(run.uid_map),
             date_offset_days=run.offset,
             profile=self.profile.name,
-            pixel_phi_risks=tuple(pixel_phi_risk(ds)),
+            pixel_phi_risks=tuple(pixel_phi_risk(ds)) if pixel_phi_risks is None else tuple(pixel_phi_risks),
             _raw_log=run.log,
             _plan=self._plan,
         )
@@ -1242,12 +1246,25 @@ def _harvest_walk(ds: Dataset, plan: _Plan, path: str, depth: int, overrides: di
                 kind = "name"
             if kind is None:
                 continue
+        memo_key = None
+        if what == _H_KIND and elem.is_raw and type(elem.value) is bytes:
+            # the needles of a raw value depend on nothing else (an age on the plan's cap)
+            memo_key = (tag, vr, kind, path, elem.value, _charset_key(ds), plan.max_age if kind == "age" else None)
+            found = _HARVESTED.get(memo_key)
+            if found is not None:
+                needles.extend(found)
+                continue
         values = _values_for(ds, btag, vr)
         if kind == "uid":
             values = [v for v in values if not is_well_known_uid(v)]
         elif kind == "age":
             values = [v for v in values if cap_age(v, plan.max_age) != v.strip().upper()]
-        _add_needles(needles, kind, values, path + _kw(tag))
+        if memo_key is None:
+            _add_needles(needles, kind, values, path + _kw(tag))
+        else:
+            mark = len(needles)
+            _add_needles(needles, kind, values, path + _kw(tag))
+            _HARVESTED.put(memo_key, tuple(needles[mark:]))
 
 
 def _harvest_all(ds: Dataset, path: str, needles: list[Needle]) -> None:

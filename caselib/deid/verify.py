@@ -410,6 +410,7 @@ _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR
 _DECODED: dict[tuple[bytes, tuple[str, ...], str], list[str]] = {}
 _VALUE_HITS: dict[tuple[Any, ...], tuple[tuple[str, str, str], ...]] = {}
 _unpack_tag = struct.Struct("<HH").unpack_from
+_new_element = tuple.__new__  # _Element((...)) without the NamedTuple's Python-level __new__
 _unpack_ul = struct.Struct("<L").unpack_from
 _unpack_us = struct.Struct("<H").unpack_from
 
@@ -431,34 +432,52 @@ class _Element(NamedTuple):
         return self.prefix + _kw(self.tag)
 
 
+# Element headers seen before, by their 8 bytes: (tag, group, element, VR, length or None when a
+# 4-byte length follows).  The outputs of a series repeat most of their headers.
+_HEADERS: dict[bool, dict[bytes, tuple[int, int, int, str, int | None]]] = {True: {}, False: {}}
+
+
+def _element_header(head: bytes, implicit: bool) -> tuple[int, int, int, str, int | None]:
+    group, element = _unpack_tag(head)
+    tag = (group << 16) | element
+    if implicit:
+        length: int | None = _unpack_ul(head, 4)[0]
+        vr = _dict_vr(tag)
+        if length == 0xFFFFFFFF and tag != 0x7FE00010:
+            vr = "SQ"
+    else:
+        vr = head[4:6].decode("ascii", "replace")
+        length = None if vr in _LONG_VRS else _unpack_us(head, 6)[0]
+    cache = _HEADERS[implicit]
+    if len(cache) > 65536:
+        cache.clear()
+    cache[head] = found = (tag, group, element, vr, length)
+    return found
+
+
 def _parse_dataset(data: bytes, pos: int, end: int, implicit: bool, path: str, where: str,
                    encodings: tuple[str, ...], out: list[_Element], bulk: list[tuple[int, int]], depth: int) -> int:
     n = len(data)
     creators: dict[int, str] = {}
+    headers = _HEADERS[implicit]
     while pos < end:
         if pos + 8 > n:
             raise _NotParsable("truncated element header")
-        group, element = _unpack_tag(data, pos)
-        if group == 0xFFFE:
+        head = data[pos:pos + 8]
+        if head[:2] == b"\xfe\xff":  # group FFFE: an item or a delimiter
+            element = _unpack_us(head, 2)[0]
             if element in (0xE00D, 0xE0DD):
                 return pos + 8
             raise _NotParsable("unexpected item tag")
-        tag = (group << 16) | element
-        if implicit:
-            length = _unpack_ul(data, pos + 4)[0]
-            vr = _dict_vr(tag)
-            header = 8
-            if length == 0xFFFFFFFF and tag != 0x7FE00010:
-                vr = "SQ"
+        found = headers.get(head)
+        if found is None:
+            found = _element_header(head, implicit)
+        tag, group, element, vr, length = found
+        if length is None:
+            length = _unpack_ul(data, pos + 8)[0]
+            start = pos + 12
         else:
-            vr = data[pos + 4:pos + 6].decode("ascii", "replace")
-            if vr in _LONG_VRS:
-                length = _unpack_ul(data, pos + 8)[0]
-                header = 12
-            else:
-                length = _unpack_us(data, pos + 6)[0]
-                header = 8
-        start = pos + header
+            start = pos + 8
         odd = group & 1 and where != "file meta"
         here = "private element" if odd else where
         if vr == "SQ" or (vr == "UN" and length == 0xFFFFFFFF):
@@ -491,7 +510,7 @@ def _parse_dataset(data: bytes, pos: int, end: int, implicit: bool, path: str, w
                 creators[tag] = data[start:stop].decode("latin-1").rstrip(" \x00")
             elif odd and element >= 0x1000:
                 creator = creators.get((tag & 0xFFFF0000) | (element >> 8), "")
-            out.append(_Element(start, stop, tag, vr, path, here, encodings, creator))
+            out.append(_new_element(_Element, (start, stop, tag, vr, path, here, encodings, creator)))
             if tag == 0x00080005:
                 names = [v.strip() for v in data[start:stop].decode("ascii", "replace").split("\\")]
                 encodings = tuple(convert_encodings(names))
@@ -586,48 +605,54 @@ def _scan_parsed(data: bytes, elements: list[_Element], bulk: list[tuple[int, in
     union = _pattern_union(patterns)
     token, union_token = matcher_token(matcher), matcher_token(union)
     allow = plan.allow
-    for el in elements:
-        if el.creator is not None and (allow is None or allow.lookup(el.tag >> 16, el.creator, el.tag & 0xFF) is None):
-            hits.append(Hit("private", f"private element of {el.creator!r}", el.path, el.where))
-        if el.vr not in _STRING_VRS:
+    string_vrs = _STRING_VRS
+    value_hits = _VALUE_HITS
+    for start, end, tag, vr, prefix, where, encodings, creator in elements:
+        if creator is not None and (allow is None or allow.lookup(tag >> 16, creator, tag & 0xFF) is None):
+            hits.append(Hit("private", f"private element of {creator!r}", prefix + _kw(tag), where))
+        if vr not in string_vrs:
             continue
-        raw = data[el.start:el.end]
-        if el.vr not in ("UI", "AS"):
-            cache_key = (token, union_token, el.vr, raw, el.encodings)
-            cached = _VALUE_HITS.get(cache_key)
+        raw = data[start:end]
+        cacheable = vr != "UI" and vr != "AS"
+        if cacheable:
+            cache_key = (token, union_token, vr, raw, encodings)
+            cached = value_hits.get(cache_key)
             if cached is not None:  # the same value in the same context: the same hits
-                hits.extend(Hit(kind, value, el.path, el.where, source) for kind, value, source in cached)
+                if cached:
+                    path = prefix + _kw(tag)
+                    hits.extend(Hit(kind, value, path, where, source) for kind, value, source in cached)
                 continue
+        path = prefix + _kw(tag)
         try:
-            values = _decode(raw, el.vr, el.encodings)
+            values = _decode(raw, vr, encodings)
         except Exception as exc:  # undecodable: report rather than skip silently
-            hits.append(Hit("undecodable", type(exc).__name__, el.path, el.where))
+            hits.append(Hit("undecodable", type(exc).__name__, path, where))
             continue
         mark = len(hits)
         for text in values:
             if not text:
                 continue
-            if el.vr == "AS" and text.upper() in ages:
-                hits.append(Hit("age", text, el.path, el.where, ages[text.upper()].source))
-            if el.vr == "UI":
+            if vr == "AS" and text.upper() in ages:
+                hits.append(Hit("age", text, path, where, ages[text.upper()].source))
+            if vr == "UI":
                 if text in uids:
-                    hits.append(Hit("uid", text, el.path, el.where, uids[text].source))
+                    hits.append(Hit("uid", text, path, where, uids[text].source))
                 continue
             if matcher is not None:
                 for m in matcher.finditer(text):
                     needle = by_text.get(m.group(0).casefold())
-                    if needle is not None and needle.kind == "name" and _coded(el.vr, el.tag):
+                    if needle is not None and needle.kind == "name" and _coded(vr, tag):
                         continue
-                    hits.append(Hit(needle.kind if needle else "identifier", m.group(0), el.path, el.where,
+                    hits.append(Hit(needle.kind if needle else "identifier", m.group(0), path, where,
                                     needle.source if needle else ""))
-            if el.vr in _FREE_TEXT_VRS and el.tag not in PATTERN_EXEMPT_TAGS and union.search(text):
+            if vr in _FREE_TEXT_VRS and tag not in PATTERN_EXEMPT_TAGS and union.search(text):
                 for name, pattern in patterns.items():
                     for m in pattern.finditer(text):
-                        hits.append(Hit(f"pattern:{name}", m.group(0), el.path, el.where))
-        if el.vr not in ("UI", "AS"):
-            if len(_VALUE_HITS) > 65536:
-                _VALUE_HITS.clear()
-            _VALUE_HITS[cache_key] = tuple((h.kind, h.value, h.source) for h in hits[mark:])
+                        hits.append(Hit(f"pattern:{name}", m.group(0), path, where))
+        if cacheable:
+            if len(value_hits) > 65536:
+                value_hits.clear()
+            value_hits[cache_key] = tuple((h.kind, h.value, h.source) for h in hits[mark:])
     scanned = 0
     if scan_raw:
         starts = [el.start for el in elements]

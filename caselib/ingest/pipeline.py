@@ -254,7 +254,8 @@ def _process_object(label: str, data: bytes, deidentifier: Any, compression: str
         pixel_decision = decision.describe()
     stage = "deidentify"
     try:
-        result = deidentifier.deidentify(ds)
+        # no risk found: say so (a masked object is assessed again, as it is now)
+        result = deidentifier.deidentify(ds, pixel_phi_risks=None if risks else ())
         stage = "transcode"
         if compression is None:
             out = dataset_to_bytes(result.dataset)
