@@ -59,7 +59,21 @@ def _ascii(elem: Any) -> str:
     return str(value).strip(" \x00")
 
 
+_HEADERS: dict[tuple[int, str, int, bool], bytes] = {}  # the headers of a series repeat
+
+
 def _header(tag: int, vr: str, length: int, implicit: bool) -> bytes:
+    key = (tag, vr, length, implicit)
+    head = _HEADERS.get(key)
+    if head is None:
+        head = _new_header(tag, vr, length, implicit)
+        if len(_HEADERS) >= 65536:
+            _HEADERS.clear()
+        _HEADERS[key] = head
+    return head
+
+
+def _new_header(tag: int, vr: str, length: int, implicit: bool) -> bytes:
     head = _pack_tag(tag >> 16, tag & 0xFFFF)
     if implicit:
         return head + _pack_ul(length)

@@ -332,6 +332,8 @@ def _empty(tag: int, vr: str, like: Any) -> DataElement | RawDataElement:
 
 _DS_TEMPLATE = Dataset().__dict__.copy()
 _META_TEMPLATE = FileMetaDataset().__dict__.copy()
+_DS_MUTABLE = tuple(k for k, v in _DS_TEMPLATE.items() if isinstance(v, (dict, list, set)))
+_META_MUTABLE = tuple(k for k, v in _META_TEMPLATE.items() if isinstance(v, (dict, list, set)))
 _ENCODING_ATTRS = ("_read_implicit", "_read_little", "_read_charset", "_parent_encoding", "_is_little_endian",
                    "_is_implicit_VR", "is_undefined_length_sequence_item", "_pixel_rep")
 
@@ -345,9 +347,10 @@ def _new_dataset(src: Dataset | None, cls: type[Dataset] = Dataset) -> Dataset:
     """
     ds = object.__new__(cls)
     d = ds.__dict__
-    template = _DS_TEMPLATE if cls is Dataset else _META_TEMPLATE
-    for key, value in template.items():
-        d[key] = value.copy() if isinstance(value, (dict, list, set)) else value
+    template, mutable = (_DS_TEMPLATE, _DS_MUTABLE) if cls is Dataset else (_META_TEMPLATE, _META_MUTABLE)
+    d.update(template)
+    for key in mutable:  # a fresh dict, list or set of its own
+        d[key] = template[key].copy()
     if src is not None:
         sd = src.__dict__
         for key in _ENCODING_ATTRS:
