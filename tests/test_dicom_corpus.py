@@ -170,3 +170,27 @@ def test_zip_loads(key: str) -> None:
     c = read(fetch_or_skip(key))
     assert c.errors == []
     assert c.only_series().geometry.kind == "cine"
+
+
+def test_the_fast_header_datasets_are_what_the_constructors_build() -> None:
+    """scan_header builds its dataset and file meta without pydicom's constructors (whose
+    __setattr__ looks every attribute name up in the DICOM dictionary); the result must be what
+    ``Dataset(...)``, ``FileMetaDataset(...)`` and ``set_original_encoding`` build."""
+    from caselib.dicom import header
+
+    assert header._header_dataset is header._header_dataset_direct  # this pydicom passed the import check
+    checked = 0
+    for key in FILES:
+        path = fetch_or_skip(key)
+        try:
+            scan = scan_header(path=path, label=str(path))
+        except InvalidDicomError:
+            continue
+        if not scan.fast:
+            continue
+        ds = scan.dataset
+        ref = header._header_dataset_by_init(dict(ds._dict), dict(ds.file_meta._dict), ds.original_encoding[0])
+        assert header._same_datasets(ds, ref), key
+        assert ds.file_meta._dict == ref.file_meta._dict and ds._dict == ref._dict
+        checked += 1
+    assert checked > 100

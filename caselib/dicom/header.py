@@ -306,10 +306,60 @@ def _scan_fast(buf: bytes, total_size: int, stop_after: int = 0xFFFFFFFF) -> Hea
     else:
         if end < total_size:
             raise _NeedMore
+    return HeaderScan(_header_dataset(found, meta, implicit), ts, pixels, True, found)  # type: ignore[arg-type]
+
+
+def _header_dataset_by_init(found: dict[BaseTag, Any], meta: dict[BaseTag, Any], implicit: bool) -> Dataset:
     ds = Dataset(found)
     ds.file_meta = FileMetaDataset(meta)
     ds.set_original_encoding(implicit, True, None)
-    return HeaderScan(ds, ts, pixels, True, found)  # type: ignore[arg-type]
+    return ds
+
+
+# The attributes the constructors above leave on the two datasets, but their element dicts
+# (Dataset.__setattr__ looks each attribute name up in the DICOM dictionary: building the
+# two datasets that way cost more than reading the header).  Used only if equal (checked below).
+_DS_STATE = {implicit: {k: v for k, v in vars(_header_dataset_by_init({}, {}, implicit)).items() if k != "file_meta"}
+             for implicit in (False, True)}
+_META_STATE = dict(vars(FileMetaDataset()))
+_MUTABLE = (dict, list, set)
+
+
+def _direct(cls: type, state: dict[str, Any], elements: dict[BaseTag, Any]) -> Any:
+    obj = object.__new__(cls)
+    d = obj.__dict__
+    for key, value in state.items():  # in the constructor's order, "_dict" included
+        d[key] = elements if key == "_dict" else value.copy() if isinstance(value, _MUTABLE) else value
+    return obj
+
+
+def _header_dataset_direct(found: dict[BaseTag, Any], meta: dict[BaseTag, Any], implicit: bool) -> Dataset:
+    ds = _direct(Dataset, _DS_STATE[implicit], found)
+    ds.__dict__["file_meta"] = _direct(FileMetaDataset, _META_STATE, meta)  # what Dataset._set_file_meta stores
+    return ds
+
+
+def _same_datasets(a: Any, b: Any) -> bool:
+    va, vb = vars(a), vars(b)
+    return (type(a) is type(b) and list(va) == list(vb)
+            and all(k in ("_dict", "file_meta") or (type(va[k]) is type(vb[k]) and va[k] == vb[k]) for k in va)
+            and (("file_meta" not in va) or _same_datasets(va["file_meta"], vb["file_meta"])))
+
+
+def _pick_header_dataset() -> Callable[[dict[BaseTag, Any], dict[BaseTag, Any], bool], Dataset]:
+    tag = BaseTag(0x00100020)
+    sample = {tag: RawDataElement(tag, "LO", 2, b"A1", 10, False, True)}
+    meta_tag = BaseTag(0x00020010)
+    meta = {meta_tag: RawDataElement(meta_tag, "UI", 20, b"1.2.840.10008.1.2.1\0", 140, False, True)}
+    if Dataset.__new__ is object.__new__ and all(
+            _same_datasets(_header_dataset_direct(dict(sample), dict(meta), implicit),
+                           _header_dataset_by_init(dict(sample), dict(meta), implicit))
+            for implicit in (False, True)):
+        return _header_dataset_direct
+    return _header_dataset_by_init  # pragma: no cover - another pydicom release
+
+
+_header_dataset = _pick_header_dataset()
 
 
 # --------------------------------------------------------------------------- pydicom path
