@@ -323,9 +323,9 @@ def fixed_archive_secret(archive) -> None:
 
     With a random secret, a date shifted by the patient's offset can land on another original
     date of the same object (the leg CR RG3_UNCI: InstanceCreationDate - 937 days = its
-    AcquisitionDate), which the verifier refuses: a safe false positive, about 1 secret in 3,300,
-    seen once in CI.  Tests that build archives from real files and expect every object published
-    use this; the refusal itself is the verifier's documented behaviour.
+    AcquisitionDate, about 1 secret in 3,300).  The verifier used to refuse such an object; it now
+    accepts a date element that holds its own original shifted by the offset (tested in
+    test_ingest_verify.py).  A fixed secret still keeps every run of a test the same.
     """
     import os
 

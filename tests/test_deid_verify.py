@@ -6,8 +6,8 @@ from deid_canary import FAMILY, GIVEN, PATIENT_ID, STUDY_DATE, make_canary_ct, m
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from caselib.deid import Deidentifier, ResidualPHIError, harvest_identifiers, pixel_phi_risk, verify
-from caselib.deid.text import find_patterns, needles_from_value
+from caselib.deid import Deidentifier, ResidualPHIError, dataset_to_bytes, harvest_identifiers, pixel_phi_risk, verify
+from caselib.deid.text import Needle, find_patterns, needles_from_value
 
 SECRET = b"verify-test-secret-0123456789abcdef"
 
@@ -133,3 +133,72 @@ def test_verify_reads_files_and_bytes(pair, tmp_path):
     path.write_bytes(result_bytes)
     assert verify(original, path).ok and verify(original, str(path)).ok and verify(original, result_bytes).ok
     assert not verify(original, original).ok       # the original itself is full of PHI
+
+
+# --------------------------------------------------------------------------- a shifted date on another date
+
+
+def _shift(yyyymmdd: str, days: int) -> str:
+    import datetime
+
+    day = datetime.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:])) + datetime.timedelta(days=days)
+    return day.strftime("%Y%m%d")
+
+
+def _colliding_ct():
+    """A canary CT whose Instance Creation Date, shifted by its patient's offset, lands exactly on
+    its Acquisition Date and Acquisition DateTime (as the leg CR RG3_UNCI's did with one archive
+    secret); its Study Date equals its Instance Creation Date, so that value's first source is
+    another element."""
+    deid = Deidentifier("teaching", secret=SECRET)
+    ds = make_canary_ct()
+    offset = deid.date_offset_for(ds)
+    assert offset
+    ds.InstanceCreationDate = ds.StudyDate
+    ds.AcquisitionDate = _shift(ds.StudyDate, offset)
+    ds.AcquisitionDateTime = ds.AcquisitionDate + "101530.123456"
+    ds.ContentDate = "20010102"
+    return ds, deid, offset
+
+
+def test_a_shifted_date_that_lands_on_another_original_date_is_not_a_leak():
+    ds, deid, offset = _colliding_ct()
+    result = deid.deidentify(ds)
+    assert result.date_offset_days == offset
+    out = result.dataset
+    assert out.InstanceCreationDate == out.StudyDate == ds.AcquisitionDate  # the coincidence
+    without = verify(ds, out)  # the verifier alone cannot tell a coincidence from a copied date
+    assert {h.path for h in without.hits} >= {"InstanceCreationDate", "StudyDate"}
+    assert {h.kind for h in without.hits} == {"date"}
+    report = verify(ds, out, date_offset=offset)
+    assert report.ok, report.summary()
+    # what `caselib verify ARCHIVE` does, from the recorded needles alone: every date element's
+    # original value is kept with its own path, also where another element had it first
+    recorded = report.harvested
+    assert any(n.text == ds.StudyDate and n.kind == "date" and n.source == "InstanceCreationDate" for n in recorded)
+    data = dataset_to_bytes(out)
+    assert verify(Dataset(), data, extra_needles=recorded, date_offset=offset).ok
+    assert not verify(Dataset(), data, extra_needles=recorded).ok
+
+
+@pytest.mark.parametrize("case", ["original date kept", "another element's date copied", "wrong offset",
+                                  "date time kept"])
+def test_the_shifted_date_exemption_still_catches_copied_dates(case):
+    ds, deid, offset = _colliding_ct()
+    out = deid.deidentify(ds).dataset
+    days = offset
+    if case == "original date kept":
+        out.InstanceCreationDate = ds.InstanceCreationDate  # not shifted at all
+        where = "InstanceCreationDate"
+    elif case == "another element's date copied":
+        out.ContentDate = ds.AcquisitionDate  # its own original 20010102 shifted is not this
+        where = "ContentDate"
+    elif case == "wrong offset":
+        days = offset + 1
+        where = "InstanceCreationDate"
+    else:
+        out.AcquisitionDateTime = ds.AcquisitionDateTime  # the original date time, unshifted
+        where = "AcquisitionDateTime"
+    report = verify(ds, out, date_offset=days)
+    assert not report.ok
+    assert where in {h.path for h in report.hits if h.kind == "date"}, report.summary()

@@ -61,3 +61,62 @@ def test_verify_archive_is_clean_after_ingest_and_catches_a_planted_leak(tmp_pat
     cli = subprocess.run([sys.executable, "-m", "caselib.cli", "verify", str(archive), "--no-progress"],
                          capture_output=True, text=True)
     assert cli.returncode == 1 and "1 objects with residual PHI" in cli.stdout
+
+
+def test_an_object_whose_shifted_date_lands_on_another_of_its_dates_is_published_and_stays_verified(tmp_path):
+    """The patient's date offset moves Instance Creation Date exactly onto the original Acquisition
+    Date (RG3_UNCI's case, about 1 archive secret in 3,300): ingest and `caselib verify ARCHIVE`
+    know the offset (kept in the private journal) and accept that one coincidence; the same
+    original date copied unshifted into another element is still refused."""
+    import datetime
+
+    from ingest_fixtures import fixed_archive_secret
+
+    from caselib.deid import Deidentifier, load_secret
+    from caselib.ingest import deidentify_folder
+
+    archive = tmp_path / "archive"
+    fixed_archive_secret(archive)
+    secret = load_secret(ArchiveLayout.at(archive).secret, create=False)
+    src = tmp_path / "src"
+    src.mkdir()
+    ds = _ct(src / "a.dcm")
+    offset = Deidentifier("teaching", secret=secret).date_offset_for(ds)
+    shifted = (datetime.date(2024, 1, 5) + datetime.timedelta(days=offset)).strftime("%Y%m%d")
+    ds.InstanceCreationDate = ds.StudyDate  # 20240105 -> shifted, which is ...
+    ds.AcquisitionDate = shifted            # ... this original date
+    ds.save_as(src / "a.dcm", enforce_file_format=True)
+
+    report = ingest(src, archive, workers=1, progress=False)
+    assert report.published == 1, report.summary()
+    stored = next(ArchiveLayout.at(archive).objects.rglob("*.dcm"))
+    out = pydicom.dcmread(stored)
+    assert out.InstanceCreationDate == out.StudyDate == shifted  # the coincidence is in the archive
+    assert verify_archive(archive, progress=False).ok
+
+    # the same file through `caselib deidentify` (the same secret): published too
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "s.key").write_bytes(ArchiveLayout.at(archive).secret.read_bytes())
+    (keys / "s.key").chmod(0o600)
+    folder = deidentify_folder(src, tmp_path / "out", secret_file=keys / "s.key", workers=1, progress=False)
+    assert folder.published == 1, folder.summary()
+
+    # a journal written before the offset was kept (a bare list of needles) still reads: without
+    # the offset the coincidence is reported, as it was then
+    import json
+    import sqlite3
+
+    db = sqlite3.connect(ArchiveLayout.at(archive).journal)
+    ((text,),) = db.execute("SELECT needles FROM needles").fetchall()
+    db.execute("UPDATE needles SET needles = ?", (json.dumps(json.loads(text)["needles"]),))
+    db.commit()
+    db.close()
+    before = verify_archive(archive, progress=False)
+    assert not before.ok and "InstanceCreationDate" in before.leaks[0]["paths"]
+
+    # a date copied unshifted is still a leak for the archive scan
+    out.ContentDate = shifted
+    out.save_as(stored, enforce_file_format=True)
+    leaks = verify_archive(archive, progress=False)
+    assert not leaks.ok and "ContentDate" in leaks.leaks[0]["paths"]

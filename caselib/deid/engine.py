@@ -1095,6 +1095,13 @@ def harvest_identifiers(ds: Dataset, profile: Profile | str | None = None) -> tu
     >>> sorted(n.text for n in harvest_identifiers(ds))
     ['Doe', 'Jane']
     """
+    return unique_needles(harvest_every_needle(ds, profile))
+
+
+def harvest_every_needle(ds: Dataset, profile: Profile | str | None = None) -> list[Needle]:
+    """:func:`harvest_identifiers` before duplicates are dropped: a value found in several
+    elements comes once per element, each with its own source path (the verifier needs every
+    date element's original value, by path)."""
     plan = _plan_for(profile)
     needles: list[Needle] = []
     meta = getattr(ds, "file_meta", None)
@@ -1125,7 +1132,7 @@ def harvest_identifiers(ds: Dataset, profile: Profile | str | None = None) -> tu
     if digits:
         retained = {v for elem in kept_numbers for v in _str_values(elem)}
         needles = [n for n in needles if not (n in digits and n.text in retained)]
-    return unique_needles(needles)
+    return needles
 
 
 def _element_vr(tag: int, elem: Any) -> str:

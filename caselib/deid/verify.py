@@ -43,6 +43,7 @@ True
 from __future__ import annotations
 
 import bisect
+import datetime as _dt
 import io
 import os
 import re
@@ -63,7 +64,7 @@ from caselib.deid.engine import (
     _kw,
     _plan_for,
     dataset_to_bytes,
-    harvest_identifiers,
+    harvest_every_needle,
 )
 from caselib.deid.errors import ResidualPHIError
 from caselib.deid.private import private_creator_of
@@ -75,6 +76,7 @@ from caselib.deid.text import (
     compile_matcher,
     encoded_forms,
     matcher_token,
+    unique_needles,
 )
 
 __all__ = ["Hit", "VerificationReport", "verify"]
@@ -147,8 +149,9 @@ class VerificationReport:
     bytes_scanned : int
         Raw bytes searched (Pixel Data excluded).
     harvested : tuple of Needle
-        The values searched for (PHI: keep private), e.g. to re-scan an archive later
-        with ``verify(Dataset(), path, extra_needles=report.harvested)``.
+        The values searched for (PHI: keep private), then every date element's original
+        date with its own path (for ``date_offset``; repeats some of the first), e.g. to
+        re-scan an archive later with ``verify(Dataset(), path, extra_needles=report.harvested)``.
     """
 
     hits: tuple[Hit, ...]
@@ -671,6 +674,43 @@ def _scan_parsed(data: bytes, elements: list[_Element], bulk: list[tuple[int, in
     return hits, scanned
 
 
+def _shift_ymd(text: str, days: int) -> str | None:
+    """``YYYYMMDD`` moved by whole days (the verifier's own arithmetic, not the engine's)."""
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        day = _dt.date(int(text[:4]), int(text[4:6]), int(text[6:])) + _dt.timedelta(days=days)
+    except (ValueError, OverflowError):
+        return None
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+def _shifted_own_date(value: str, vr: str, originals: list[str], days: int) -> bool:
+    """Whether one output DA value (a DT: its date part) is one of its element's original dates
+    (``YYYYMMDD``) shifted by ``days``, and not that original itself."""
+    value = value.strip(" \x00")
+    if "\\" in value or len(value) < 8 or not value[:8].isdigit() or (vr == "DA" and len(value) != 8):
+        return False
+    date = value[:8]
+    return any(o != date and _shift_ymd(o, days) == date for o in originals)
+
+
+def _without_shifted_own_dates(hits: list[Hit], data: bytes, elements: list[_Element],
+                               date_sources: tuple[Needle, ...], days: int) -> list[Hit]:
+    """``hits`` less the date hits inside a DA/DT element that holds its own original date shifted
+    by ``days``.  An element's original dates are the date needles harvested from its path."""
+    originals: dict[str, list[str]] = {}
+    for n in date_sources:
+        originals.setdefault(n.source, []).append(n.text)
+    shifted_paths = set()
+    for el in elements:
+        if el.vr in ("DA", "DT") and el.path in originals:
+            text = data[el.start:el.end].decode("ascii", "replace")
+            if _shifted_own_date(text, el.vr, originals[el.path], days):
+                shifted_paths.add(el.path)
+    return [h for h in hits if not (h.kind == "date" and h.path in shifted_paths)]
+
+
 def verify(
     original: Dataset,
     output: Dataset | bytes | bytearray | str | os.PathLike[str],
@@ -679,6 +719,7 @@ def verify(
     patterns: dict[str, re.Pattern[str]] | None = None,
     scan_raw: bool = True,
     extra_needles: Iterable[Needle] = (),
+    date_offset: int | None = None,
 ) -> VerificationReport:
     """Scan ``output`` for every identifying value of ``original`` (see the module docstring).
 
@@ -698,6 +739,12 @@ def verify(
         Also search the raw bytes (default true).
     extra_needles : iterable of Needle
         More values to search for (e.g. identifiers known from the request).
+    date_offset : int, optional
+        The whole-day offset the de-identifier shifted this patient's dates by.  Given, a
+        date found in a DA or DT element is not a hit when that element holds exactly its
+        own original date shifted by this offset (:func:`_shifted_own_date`): a shifted date
+        that happens to equal another original date of the object.  Without it such a
+        coincidence blocks the object, as any other hit does.
 
     Returns
     -------
@@ -707,7 +754,12 @@ def verify(
     """
     if not isinstance(original, Dataset):
         raise TypeError(f"original must be a pydicom Dataset, got {type(original).__name__}")
-    needles = harvest_identifiers(original, profile) + tuple(extra_needles)
+    every = harvest_every_needle(original, profile)
+    extra = tuple(extra_needles)
+    needles = unique_needles(every) + extra
+    # every date element's original value, by its path (duplicates included): kept with the
+    # needles so that a re-scan from them alone (`caselib verify ARCHIVE`) can do the same
+    date_sources = tuple(n for n in (*every, *extra) if n.kind == "date" and len(n.text) == 8 and n.text.isdigit())
     data = _output_bytes(output)
     chosen = PATTERNS if patterns is None else patterns
     try:
@@ -717,6 +769,8 @@ def verify(
     else:
         hits, scanned = _scan_parsed(data, elements, bulk, needles, _plan_for(profile), chosen, scan_raw)
         count = len(elements)
+        if date_offset and any(h.kind == "date" for h in hits):
+            hits = _without_shifted_own_dates(hits, data, elements, date_sources, date_offset)
 
     unique: dict[tuple[str, str, str, str], Hit] = {}
     for hit in hits:
@@ -726,5 +780,5 @@ def verify(
         needles=len(needles),
         elements_scanned=count,
         bytes_scanned=scanned,
-        harvested=needles,
+        harvested=needles + date_sources,
     )

@@ -58,6 +58,7 @@ class Published:
     instance: dict[str, Any]
     pixel_decision: str | None = None   # PixelDecision.describe() when pixel PHI was reviewed
     needles: tuple[tuple[str, str, str, bool], ...] = ()  # (text, kind, source, word): PHI, private only
+    date_offset: int | None = None  # the patient's date shift in days (kept with the needles: private only)
 
 
 @dataclass(frozen=True)
@@ -267,7 +268,7 @@ def _process_object(label: str, data: bytes, deidentifier: Any, compression: str
         return Refused(label, stage, str(exc))
     except Exception as exc:  # noqa: BLE001 - a crash on one object must not stop the run
         return Refused(label, stage, f"{type(exc).__name__}: {exc}")
-    report = verify(ds, out, profile=deidentifier.profile)
+    report = verify(ds, out, profile=deidentifier.profile, date_offset=result.date_offset_days)
     if not report.ok:
         # the hits name tag paths only; never the values, which are PHI
         return Refused(label, "verify", "residual PHI found after de-identification in "
@@ -277,7 +278,8 @@ def _process_object(label: str, data: bytes, deidentifier: Any, compression: str
     # kept in the ingest journal for `caselib verify ARCHIVE`; a plain conversion keeps none
     needles = tuple((n.text, n.kind, n.source, n.word) for n in report.harvested) if catalog else ()
     return Published(label, out, records["instance"]["sop_uid"],
-                     records["series"]["modality"], **records, needles=needles, pixel_decision=pixel_decision)
+                     records["series"]["modality"], **records, needles=needles, pixel_decision=pixel_decision,
+                     date_offset=result.date_offset_days if catalog else None)
 
 
 # --------------------------------------------------------------------------- journal
@@ -305,13 +307,22 @@ class Journal:
         self.db.execute("INSERT OR REPLACE INTO handled VALUES (?, ?, ?, ?, ?)",
                         (sha, outcome, sop_uid, label, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
 
-    def record_needles(self, sop_uid: str, needles: tuple[tuple[str, str, str, bool], ...]) -> None:
+    def record_needles(self, sop_uid: str, needles: tuple[tuple[str, str, str, bool], ...],
+                       date_offset: int | None = None) -> None:
+        record = {"needles": needles, "date_offset": date_offset}
         self.db.execute("INSERT OR REPLACE INTO needles VALUES (?, ?)",
-                        (sop_uid, json.dumps(needles, ensure_ascii=False)))
+                        (sop_uid, json.dumps(record, ensure_ascii=False)))
 
-    def needles(self, sop_uid: str) -> list[tuple[str, str, str, bool]] | None:
+    def needles(self, sop_uid: str) -> tuple[list[tuple[str, str, str, bool]], int | None] | None:
+        """``(needles, date offset)`` recorded for an object, or None (a journal of before
+        2026-12-05 kept a bare list of needles and no offset)."""
         row = self.db.execute("SELECT needles FROM needles WHERE sop_uid = ?", (sop_uid,)).fetchone()
-        return [tuple(n) for n in json.loads(row[0])] if row else None  # type: ignore[misc]
+        if row is None:
+            return None
+        record = json.loads(row[0])
+        if isinstance(record, list):
+            return [tuple(n) for n in record], None  # type: ignore[misc]
+        return [tuple(n) for n in record["needles"]], record.get("date_offset")  # type: ignore[misc]
 
     def mark_dirty(self, series: dict[str, Any]) -> None:
         self.db.execute("INSERT OR REPLACE INTO dirty_series VALUES (?, ?)",
@@ -610,7 +621,7 @@ def ingest(
             catalog.add_instances([records[3]])
         touched_series[series["series_uid"]] = series
         journal.mark_dirty(series)
-        journal.record_needles(outcome.sop_uid, outcome.needles)
+        journal.record_needles(outcome.sop_uid, outcome.needles, outcome.date_offset)
         journal.record(sha, "published", outcome.sop_uid, outcome.label)
         report.count_published(outcome.modality, len(data), put.bytes_out, written=put.status == "written")
         if on_published is not None:
@@ -968,9 +979,9 @@ def verify_archive(archive: str | os.PathLike[str], *, progress: bool | None = N
             recorded = journal.needles(key.sop_instance_uid)
             if recorded is None:
                 result.without_record.append(rel)
-                recorded = []
-            needles = [Needle(text=t, kind=k, source=src, word=w) for t, k, src, w in recorded]
-            report = verify(Dataset(), output, extra_needles=needles)
+                recorded = ([], None)
+            needles = [Needle(text=t, kind=k, source=src, word=w) for t, k, src, w in recorded[0]]
+            report = verify(Dataset(), output, extra_needles=needles, date_offset=recorded[1])
             result.checked += 1
             if not report.ok:
                 result.leaks.append({"path": rel, "paths": sorted(set(report.paths))})
