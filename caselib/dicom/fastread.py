@@ -382,7 +382,6 @@ def _read_sequence(
     if depth > _MAX_DEPTH:
         raise NotFast("sequences nested too deeply")
     items = []
-    new_item = _new_dataset
     while True:
         if pos + 8 > end:
             raise NotFast("the file ends inside a sequence")
@@ -393,21 +392,29 @@ def _read_sequence(
             break
         if group != 0xFFFE or elem != 0xE000:
             raise NotFast(f"({group:04X},{elem:04X}) where a sequence item was expected")
-        # pydicom's _is_implicit_vr for an item: Implicit stays implicit, Explicit may switch
-        item_implicit = implicit or (pos + 6 <= end and not (0x40 < data[pos + 4] < 0x5B
-                                                             and 0x40 < data[pos + 5] < 0x5B))
-        undefined = length == 0xFFFFFFFF
-        elements, pos, _enc = _read_elements(data, pos, end, item_implicit, encoding,
-                                             None if undefined else length, depth)
-        item_encoding = encoding if _CHARSET not in elements else _dataset_encoding(elements, encoding)
-        item = new_item(Dataset, elements, encoding, item_implicit, item_encoding, undefined)
-        attrs = item.__dict__  # plain attributes, as read_sequence_item and read_sequence set them
-        attrs["seq_item_tell"] = item_tell
-        attrs["file_tell"] = item_tell
+        item, pos = _read_item(data, pos, end, implicit, encoding, length, depth, item_tell)
         items.append(item)
     sequence = Sequence(items)
     sequence.is_undefined_length = True
     return sequence, pos
+
+
+def _read_item(data: bytes, pos: int, end: int, implicit: bool, encoding: Any, length: int, depth: int,
+               item_tell: int) -> tuple[Dataset, int]:
+    """One sequence item's dataset from `pos` (after its header), as ``read_sequence_item`` and
+    ``read_sequence`` leave it; returns it and the position after it."""
+    # pydicom's _is_implicit_vr for an item: Implicit stays implicit, Explicit may switch
+    item_implicit = implicit or (pos + 6 <= end and not (0x40 < data[pos + 4] < 0x5B
+                                                         and 0x40 < data[pos + 5] < 0x5B))
+    undefined = length == _UNDEFINED
+    elements, pos, _enc = _read_elements(data, pos, end, item_implicit, encoding,
+                                         None if undefined else length, depth)
+    item_encoding = encoding if _CHARSET not in elements else _dataset_encoding(elements, encoding)
+    item = _new_dataset(Dataset, elements, encoding, item_implicit, item_encoding, undefined)
+    attrs = item.__dict__  # plain attributes, as read_sequence_item and read_sequence set them
+    attrs["seq_item_tell"] = item_tell
+    attrs["file_tell"] = item_tell
+    return item, pos
 
 
 def _read_encapsulated(data: bytes, pos: int, end: int) -> tuple[bytes, int]:
@@ -490,7 +497,6 @@ def read_sequence_element(ds: Dataset, tag: BaseTag) -> DataElement:
 def _read_defined_sequence(value: bytes, implicit: bool, encoding: Any, offset: int) -> Sequence:
     """pydicom's ``read_sequence(BytesIO(value), implicit, True, len(value), encoding, offset)``."""
     items = []
-    new_item = _new_dataset
     end = len(value)
     pos = 0
     while pos < end:
@@ -501,16 +507,7 @@ def _read_defined_sequence(value: bytes, implicit: bool, encoding: Any, offset: 
         pos += 8
         if group != _ITEM_GROUP or elem != _ITEM:
             raise NotFast(f"({group:04X},{elem:04X}) where a sequence item was expected")
-        item_implicit = implicit or (pos + 6 <= end and not (0x40 < value[pos + 4] < 0x5B
-                                                             and 0x40 < value[pos + 5] < 0x5B))
-        undefined = length == _UNDEFINED
-        elements, pos, _enc = _read_elements(value, pos, end, item_implicit, encoding,
-                                             None if undefined else length, 1)
-        item_encoding = encoding if _CHARSET not in elements else _dataset_encoding(elements, encoding)
-        item = new_item(Dataset, elements, encoding, item_implicit, item_encoding, undefined)
-        attrs = item.__dict__  # plain attributes, as read_sequence_item and read_sequence set them
-        attrs["seq_item_tell"] = item_tell
-        attrs["file_tell"] = item_tell
+        item, pos = _read_item(value, pos, end, implicit, encoding, length, 1, item_tell)
         items.append(item)
     sequence = Sequence(items)
     sequence.is_undefined_length = False

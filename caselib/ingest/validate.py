@@ -8,13 +8,13 @@ from __future__ import annotations
 import io
 
 from pydicom import Dataset, dcmread
-from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 from pydicom.valuerep import IS, DSdecimal, DSfloat
 
+from caselib.deid.engine import _dict_vr
 from caselib.dicom.fastread import NotFast, read_part10, read_sequence_element, shared_tag
 from caselib.errors import InvalidDicomError
 
@@ -112,22 +112,25 @@ def _check_key(tag: int, elem: RawDataElement, charset: object) -> tuple[object,
             charset if not isinstance(charset, list) else tuple(charset))
 
 
-_DECIDED_BY_TAG: dict[int, bool] = {}
+# per tag: (the dictionary gives it one VR, that VR is SQ and the tag is public)
+_BY_TAG: dict[int, tuple[bool, bool]] = {}
+
+
+def _tag_facts(tag: int) -> tuple[bool, bool]:
+    found = _BY_TAG.get(tag)
+    if found is None:
+        vr = _dict_vr(tag)  # "UN" when the dictionary does not know the tag
+        found = (vr != "UN" and " or " not in vr, vr == "SQ" and not (tag >> 16) & 1)
+        if len(_BY_TAG) >= 65536:
+            _BY_TAG.clear()
+        _BY_TAG[int(tag)] = found
+    return found
 
 
 def _decided_by_tag(tag: int) -> bool:
     """True if the dictionary gives `tag` one VR: an element without its own VR (implicit, or UN)
     then decodes the same way whatever else the dataset holds."""
-    decided = _DECIDED_BY_TAG.get(tag)
-    if decided is None:
-        try:
-            decided = " or " not in dictionary_VR(tag)
-        except KeyError:
-            decided = False
-        if len(_DECIDED_BY_TAG) >= 65536:
-            _DECIDED_BY_TAG.clear()
-        _DECIDED_BY_TAG[int(tag)] = decided
-    return decided
+    return _tag_facts(tag)[0]
 
 
 _PIXEL_DATA = frozenset({0x7FE00010})  # set membership: no BaseTag.__eq__ per element
@@ -196,21 +199,9 @@ def _check_elements(ds: Dataset, label: str, path: str | tuple[object, int, int]
             checked.add(key)
 
 
-_IMPLICIT_SQ: dict[int, bool] = {}
-
-
 def _implicit_sequence(tag: int) -> bool:
     """True if an element of `tag` without a VR of its own reads as a sequence (public tags)."""
-    found = _IMPLICIT_SQ.get(tag)
-    if found is None:
-        try:
-            found = not (tag >> 16) & 1 and dictionary_VR(tag) == "SQ"
-        except KeyError:
-            found = False
-        if len(_IMPLICIT_SQ) >= 65536:
-            _IMPLICIT_SQ.clear()
-        _IMPLICIT_SQ[int(tag)] = found
-    return found
+    return _tag_facts(tag)[1]
 
 
 def _read_sequence_in_place(ds: Dataset, tag: object) -> DataElement:
