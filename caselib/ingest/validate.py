@@ -56,7 +56,8 @@ def parse_object(data: bytes, label: str) -> Dataset:
 
     The dataset is the one ``pydicom.dcmread(io.BytesIO(data))`` returns: most files are read by
     :func:`caselib.dicom.fastread.read_part10`, which builds that same dataset faster; the others
-    (big endian, deflated, no preamble, damaged...) by pydicom itself.
+    (big endian, deflated, no preamble, damaged...) by pydicom itself.  Sequences pydicom keeps as
+    raw bytes are then read in place, as ``ds[tag]`` reads them (validation looks inside them).
 
     Raises
     ------
