@@ -398,6 +398,8 @@ def run_caselib(src: Path, files: list[Path], out: Path, scratch: Path, workers:
     report = deidentify_folder(src, out, workers=workers, secret_file=secret, progress=False)
     seconds = time.perf_counter() - t0
     notes = [f"{s}: {n}" for s, n in sorted(report.by_stage.items())]
+    # why (tag paths only, never values): a refusal is a false positive on this corpus, to be looked at
+    notes += [f"{Path(p['label']).name} [{p['stage']}] {p['reason']}" for p in report.problems[:5]]
     return Run(seconds, report.published, report.quarantined, 0, notes)
 
 
@@ -618,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
                         last[name] = run
                         print(f"  round {r + 1}: {name:<17} {run.seconds:7.1f} s  "
                               f"{len(corpus.files) / run.seconds:7.1f} files/s", flush=True)
+                        if run.quarantined:
+                            print(f"    {name} quarantined {run.quarantined}: " + "; ".join(run.notes), flush=True)
                         if r == args.repeats - 1 and name == IO_FLOOR:
                             leak_reports[name] = LeakReport()  # the inputs themselves: not scanned
                         elif r == args.repeats - 1:
@@ -640,6 +644,8 @@ def main(argv: list[str] | None = None) -> int:
                     multi.append(multi_run.seconds)
                     print(f"  round {r + 1}: caselib x{cores} cores  {multi_run.seconds:7.1f} s  "
                           f"{len(corpus.files) / multi_run.seconds:7.1f} files/s", flush=True)
+                    if multi_run.quarantined:
+                        print(f"    quarantined {multi_run.quarantined}: " + "; ".join(multi_run.notes), flush=True)
                 leak_reports["caselib_all_cores"] = scan_outputs(output_files(out), tokens, pool)  # the last round's
                 shutil.rmtree(out)
 
@@ -699,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: says it published {last[name].published} objects, wrote {count} .dcm files")
     for name, _, _, _, run, _ in rows:
         if run.notes:
-            print(f"  {name}: quarantined by stage: " + ", ".join(run.notes))
+            print(f"  {name}: quarantined by stage: " + "; ".join(run.notes))
     ratio_best = None
     if ratio is not None:
         best_peer_best = max((p for p in best if p in PEERS), key=best.__getitem__)
