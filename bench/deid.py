@@ -25,7 +25,12 @@ reading the input files to writing the output files:
     * caselib: :func:`caselib.ingest.deidentify_folder` (``caselib deidentify``),
       ``workers=1``, profile ``teaching``, a fresh secret and pseudonym registry per
       run; objects with possible burned-in PHI go to ``DEST-quarantine/`` (beside DEST) instead of
-      being published (counted, and not scanned: they are the originals, held back);
+      being published (counted, and not scanned: they are the originals, held back).
+      Each round runs in a fresh interpreter (its own untimed warm-up on the
+      warm-up subset, then the timed call): caselib remembers values it has
+      decoded, harvested and scanned, so a second round over the same files in one
+      interpreter would find them all remembered (about 10 % faster than a first
+      pass), which a new corpus would not;
     * dicognito: ``Anonymizer()`` per run (what its CLI builds), ``dcmread`` ->
       ``anonymize`` -> ``save_as(<new SOP UID>.dcm, enforce_file_format=True)``;
     * deid: ``deid.dicom.replace_identifiers(files, save=True, output_folder=...)``
@@ -42,13 +47,13 @@ this disk; ``ratio_ceiling_at_io_floor`` (copy speed / fastest peer) is the larg
 ratio any tool could reach here, and ``ms_per_file_above_io_floor`` is each tool's
 own work per file beyond that copy.
 
-Then caselib again with ``workers=<all cores>`` (the speed-up figure), in a
-fresh interpreter that runs nothing but caselib (an untimed one-worker warm-up on
-the warm-up subset, then the timed rounds): the workers are forked from their
-parent, and forked from this process they would inherit every peer's modules and
-data and copy that heap page by page as they run (2 workers: 1,050-1,080
-files/s after the peers had run here, 1,370-1,440 files/s from a fresh
-interpreter), which no ``caselib deidentify`` run has.  And once through the
+Then caselib again with ``workers=<all cores>`` (the speed-up figure), in one
+fresh interpreter for all rounds, the same way: the workers are forked from
+their parent, and forked from this process they would inherit every peer's
+modules and data and copy that heap page by page as they run (2 workers:
+1,050-1,080 files/s after the peers had run here), which no ``caselib
+deidentify`` run has; each round's workers start with the parent's caches of
+the warm-up subset only.  And once through the
 ``caselib deidentify`` command line (wall time of a fresh interpreter, one
 worker).  One untimed warm-up run per tool on a subset, then
 ``--repeats`` rounds (default 3) in rotating order; medians are the headline
@@ -392,7 +397,8 @@ class Run:
     notes: list[str] = field(default_factory=list)
 
 
-def run_caselib(src: Path, files: list[Path], out: Path, scratch: Path, workers: int = 1) -> Run:
+def run_caselib_here(src: Path, out: Path, scratch: Path, workers: int = 1) -> Run:
+    """caselib in this interpreter (a fresh secret and pseudonym registry each time)."""
     secret = scratch / f"secret-{time.monotonic_ns()}" / "secret.key"
     t0 = time.perf_counter()
     report = deidentify_folder(src, out, workers=workers, secret_file=secret, progress=False)
@@ -403,31 +409,42 @@ def run_caselib(src: Path, files: list[Path], out: Path, scratch: Path, workers:
     return Run(seconds, report.published, report.quarantined, 0, notes)
 
 
-def run_caselib_all_cores(src: Path, warm_src: Path, out: Path, scratch: Path, cores: int, repeats: int
-                          ) -> list[Run]:
-    """``repeats`` timed rounds of caselib with ``workers=cores`` in a fresh interpreter, after an
-    untimed one-worker warm-up there; the last round's output is left in ``out`` for the scan."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--all-cores-child", str(src), str(warm_src), str(out),
-           str(scratch), str(cores), str(repeats)]
+def run_caselib(src: Path, files: list[Path], out: Path, scratch: Path) -> Run:
+    """One round of caselib on one worker, in a fresh interpreter (see :func:`run_caselib_fresh`)."""
+    return run_caselib_fresh(src, scratch / "warm-src", out, scratch, 1, 1)[0]
+
+
+def run_caselib_fresh(src: Path, warm_src: Path, out: Path, scratch: Path, workers: int, repeats: int
+                      ) -> list[Run]:
+    """``repeats`` timed rounds of caselib with ``workers`` in a fresh interpreter, after an untimed
+    one-worker warm-up there on the warm-up subset; the last round's output is left in ``out``.
+
+    A fresh interpreter per call, because caselib remembers what it has decoded, harvested and
+    scanned (by value, so that the slices of a series share the work): a second round over the
+    same files in one interpreter would find every value remembered, which a new corpus would
+    not; and workers forked from this process would inherit every peer's heap.
+    """
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--caselib-child", str(src), str(warm_src), str(out),
+           str(scratch), str(workers), str(repeats)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
-        raise SystemExit(f"caselib on every core failed:\n{done.stderr}")
+        raise SystemExit(f"caselib ({workers} worker(s)) failed:\n{done.stderr}")
     rounds = json.loads(done.stdout.strip().splitlines()[-1])
     return [Run(r["seconds"], r["published"], r["quarantined"], 0, r["notes"]) for r in rounds]
 
 
-def all_cores_child(src: str, warm_src: str, out: str, scratch: str, cores: str, repeats: str) -> int:
-    """The fresh interpreter of :func:`run_caselib_all_cores`: prints one JSON list of rounds."""
+def caselib_child(src: str, warm_src: str, out: str, scratch: str, workers: str, repeats: str) -> int:
+    """The fresh interpreter of :func:`run_caselib_fresh`: prints one JSON list of rounds."""
     scratch_path = Path(scratch)
-    warm_out = scratch_path / "warm-caselib-all"
-    run_caselib(Path(warm_src), [], warm_out, scratch_path, workers=1)  # untimed: imports, caches
+    warm_out = scratch_path / f"warm-caselib-{os.getpid()}"
+    run_caselib_here(Path(warm_src), warm_out, scratch_path, workers=1)  # untimed: imports, page cache
     shutil.rmtree(warm_out)
     rounds = []
-    for r in range(int(repeats)):
+    for _ in range(int(repeats)):
         if Path(out).exists():
             shutil.rmtree(out)
         gc.collect()
-        run = run_caselib(Path(src), [], Path(out), scratch_path, workers=int(cores))
+        run = run_caselib_here(Path(src), Path(out), scratch_path, workers=int(workers))
         rounds.append({"seconds": run.seconds, "published": run.published, "quarantined": run.quarantined,
                        "notes": run.notes})
     print(json.dumps(rounds))
@@ -557,8 +574,8 @@ def profile_caselib(src: Path, scratch: Path, top: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--all-cores-child"]:
-        return all_cores_child(*argv[1:])
+    if argv[:1] == ["--caselib-child"]:
+        return caselib_child(*argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=2000, help="files in the corpus (default 2000)")
     ap.add_argument("--patients", type=int, default=40, help="fake patients (default 40, at most 60)")
@@ -639,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
             multi_run = None
             if "caselib" in args.tools and cores > 1:
                 out = scratch / "out-caselib-all"
-                multi_runs = run_caselib_all_cores(corpus.folder, warm[0].parent, out, scratch, cores, args.repeats)
+                multi_runs = run_caselib_fresh(corpus.folder, warm[0].parent, out, scratch, cores, args.repeats)
                 for r, multi_run in enumerate(multi_runs):
                     multi.append(multi_run.seconds)
                     print(f"  round {r + 1}: caselib x{cores} cores  {multi_run.seconds:7.1f} s  "
