@@ -1,4 +1,4 @@
-"""The encoder's shortcut for decoded ASCII text and OB bytes writes what pydicom writes."""
+"""The encoder's shortcut for decoded ASCII text, OB bytes and binary integers writes what pydicom writes."""
 from __future__ import annotations
 
 import pytest
@@ -20,6 +20,11 @@ CASES = [
     (0x00020001, "OB", b"\x00\x01"),
     (0x00091010, "OB", b"\x01\x02\x03"),           # odd: padded with NUL
     (0x00020016, "AE", "CASELIB"),
+    (0x00280103, "US", 1),                           # Pixel Representation, decoded when a sequence is read
+    (0x00281101, "US", [4096, 0, 16]),
+    (0x00281041, "SS", -1),
+    (0x00020000, "UL", 196),
+    (0x00189219, "SL", [-70000, 5]),
 ]
 CHARSETS = [["iso8859"], ["utf_8"], ["gb18030"], ["iso_ir_6", "iso_ir_58"]]
 
@@ -28,7 +33,7 @@ CHARSETS = [["iso8859"], ["utf_8"], ["gb18030"], ["iso_ir_6", "iso_ir_58"]]
 @pytest.mark.parametrize("charset", CHARSETS)
 @pytest.mark.parametrize("tag,vr,value", CASES)
 def test_shortcut_equals_pydicom(tag, vr, value, charset, implicit):
-    elem = DataElement(tag, vr, MultiValue(str, value) if isinstance(value, list) else value)
+    elem = DataElement(tag, vr, MultiValue(type(value[0]), value) if isinstance(value, list) else value)
     assert _plain_value(elem) is not None  # the shortcut is really taken
     buf = DicomBytesIO()
     buf.is_little_endian, buf.is_implicit_VR = True, implicit

@@ -143,7 +143,8 @@ _ASCII_TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UT"})
 
 def _plain_value(elem: Any) -> bytes | None:
     """The encoded value of a decoded element pydicom would write byte for byte the same way,
-    or None: ASCII text (one value or several joined by backslashes) and OB bytes."""
+    or None: ASCII text (one value or several joined by backslashes), OB bytes and
+    integers of VR US, SS, UL or SL."""
     value, vr = elem.value, elem.VR
     if vr in _ASCII_TEXT_VRS:
         if type(value) is str:
@@ -158,7 +159,19 @@ def _plain_value(elem: Any) -> bytes | None:
         return data + b" " if len(data) & 1 else data
     if vr == "OB" and type(value) is bytes:
         return value + b"\x00" if len(value) & 1 else value
+    fmt = _BINARY_INTS.get(vr)
+    if fmt is not None:  # a decoded number, e.g. Pixel Representation (decoded when a sequence is read)
+        numbers = [value] if type(value) is int else list(value) if isinstance(value, MultiValue) else None
+        if numbers is None or not all(type(v) is int for v in numbers):
+            return None
+        try:
+            return b"".join(struct.pack(fmt, v) for v in numbers)
+        except struct.error:  # out of range: pydicom's writer says what is wrong
+            return None
     return None
+
+
+_BINARY_INTS = {"US": "<H", "SS": "<h", "UL": "<L", "SL": "<l"}
 
 
 def _fallback_element(elem: Any, implicit: bool, encodings: Any) -> bytes:
