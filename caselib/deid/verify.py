@@ -236,11 +236,17 @@ def _raw_forms(needles: tuple[tuple[str, bool], ...]) -> tuple[tuple[bytes, str,
     """
     forms: dict[bytes, tuple[str, bool]] = {}
     for text, word in needles:
-        for data in encoded_forms(text, ENCODINGS):
+        for data in _forms_of(text):
             if len(data) < _MIN_RAW_BYTES:
                 continue
             forms.setdefault(data.lower(), (text, word and data.isascii()))
     return tuple((form, text, word) for form, (text, word) in forms.items())
+
+
+@lru_cache(maxsize=8192)
+def _forms_of(text: str) -> tuple[bytes, ...]:
+    """:func:`encoded_forms` of one needle text in every encoding (needle sets share texts)."""
+    return tuple(encoded_forms(text, ENCODINGS))
 
 
 _WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
