@@ -7,7 +7,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from caselib.deid import Deidentifier, ResidualPHIError, dataset_to_bytes, harvest_identifiers, pixel_phi_risk, verify
-from caselib.deid.text import Needle, find_patterns, needles_from_value
+from caselib.deid.text import find_patterns, needles_from_value
 
 SECRET = b"verify-test-secret-0123456789abcdef"
 

@@ -52,7 +52,7 @@ import pydicom.uid
 from pydicom import config
 from pydicom.charset import convert_encodings, default_encoding
 from pydicom.config import logger
-from pydicom.datadict import _dictionary_vr_fast, dictionary_VR
+from pydicom.datadict import _dictionary_vr_fast
 from pydicom.dataelem import (
     DataElement,
     RawDataElement,
@@ -67,7 +67,7 @@ from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, validate_value
 from pydicom.valuerep import VR as VR_
 from pydicom.values import convert_string
 
-__all__ = ["NotFast", "read_part10", "read_sequence_element", "shared_tag"]
+__all__ = ["NotFast", "raw_sequence_vr", "read_part10", "read_sequence_element", "shared_tag"]
 
 
 class NotFast(Exception):
@@ -439,14 +439,16 @@ def _read_encapsulated(data: bytes, pos: int, end: int) -> tuple[bytes, int]:
 # --------------------------------------------------------------------------- sequences kept raw
 
 
-def _raw_sequence_vr(raw: RawDataElement) -> str | None:
-    """The VR pydicom's ``raw_element_vr`` hook gives a raw element if that is SQ, else None."""
+def raw_sequence_vr(raw: RawDataElement) -> str | None:
+    """The VR pydicom's ``raw_element_vr`` hook gives a raw element if that is SQ, else None
+    (an implicit-VR element is a sequence when the dictionary says so; a private one is left
+    to pydicom, which asks the private dictionary)."""
     vr = raw.VR
     if vr is None:
         if raw.tag >> 16 & 1:
-            return None  # private: pydicom asks the private dictionary
+            return None
         try:
-            vr = dictionary_VR(raw.tag)
+            vr = _dictionary_vr_fast(raw.tag)
         except KeyError:
             return None
     return vr if vr == VR_.SQ else None
@@ -475,7 +477,7 @@ def read_sequence_element(ds: Dataset, tag: BaseTag) -> DataElement:
     if (type(raw) is not RawDataElement or not _USABLE or not raw.is_little_endian or not raw.value
             or raw.length == _UNDEFINED or tag == _CHARSET or config.debugging or not _cached_decoding()):
         raise NotFast("not a raw sequence of defined length, or non-default reading settings")
-    vr = _raw_sequence_vr(raw)
+    vr = raw_sequence_vr(raw)
     if vr is None:
         raise NotFast("not a sequence")
     # what __getitem__ passes to convert_raw_data_element, and convert_value on to read_sequence

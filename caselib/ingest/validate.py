@@ -15,7 +15,7 @@ from pydicom.uid import UID
 from pydicom.valuerep import IS, DSdecimal, DSfloat
 
 from caselib.deid.engine import _dict_vr
-from caselib.dicom.fastread import NotFast, read_part10, read_sequence_element, shared_tag
+from caselib.dicom.fastread import NotFast, raw_sequence_vr, read_part10, read_sequence_element, shared_tag
 from caselib.errors import InvalidDicomError
 
 __all__ = ["MAX_PIXEL_BYTES", "InvalidObjectError", "NotAnObjectError", "parse_object", "validate_object"]
@@ -113,25 +113,20 @@ def _check_key(tag: int, elem: RawDataElement, charset: object) -> tuple[object,
             charset if not isinstance(charset, list) else tuple(charset))
 
 
-# per tag: (the dictionary gives it one VR, that VR is SQ and the tag is public)
-_BY_TAG: dict[int, tuple[bool, bool]] = {}
-
-
-def _tag_facts(tag: int) -> tuple[bool, bool]:
-    found = _BY_TAG.get(tag)
-    if found is None:
-        vr = _dict_vr(tag)  # "UN" when the dictionary does not know the tag
-        found = (vr != "UN" and " or " not in vr, vr == "SQ" and not (tag >> 16) & 1)
-        if len(_BY_TAG) >= 65536:
-            _BY_TAG.clear()
-        _BY_TAG[int(tag)] = found
-    return found
+_DECIDED_BY_TAG: dict[int, bool] = {}
 
 
 def _decided_by_tag(tag: int) -> bool:
     """True if the dictionary gives `tag` one VR: an element without its own VR (implicit, or UN)
     then decodes the same way whatever else the dataset holds."""
-    return _tag_facts(tag)[0]
+    decided = _DECIDED_BY_TAG.get(tag)
+    if decided is None:
+        vr = _dict_vr(tag)  # "UN" when the dictionary does not know the tag
+        decided = vr != "UN" and " or " not in vr
+        if len(_DECIDED_BY_TAG) >= 65536:
+            _DECIDED_BY_TAG.clear()
+        _DECIDED_BY_TAG[int(tag)] = decided
+    return decided
 
 
 _PIXEL_DATA = frozenset({0x7FE00010})  # set membership: no BaseTag.__eq__ per element
@@ -167,7 +162,7 @@ def _check_elements(ds: Dataset, label: str, path: str | tuple[object, int, int]
                                          f"{len(value)} present)")
             if tag in _PIXEL_DATA or (vr in _BULK_VRS and (length or 0) > 1024):
                 continue
-            sequence = vr == "SQ" or (vr is None and _implicit_sequence(tag))
+            sequence = vr == "SQ" or (vr is None and raw_sequence_vr(elem) is not None)
             if value is not None and len(value) <= _CACHEABLE_BYTES:
                 # an element without its own VR (implicit, UN, ambiguous) only if the tag decides it
                 if (vr is not None and vr != "UN" and " or " not in vr) or _decided_by_tag(tag):
@@ -198,11 +193,6 @@ def _check_elements(ds: Dataset, label: str, path: str | tuple[object, int, int]
             if len(checked) >= _CHECKED_LIMIT:
                 checked.clear()
             checked.add(key)
-
-
-def _implicit_sequence(tag: int) -> bool:
-    """True if an element of `tag` without a VR of its own reads as a sequence (public tags)."""
-    return _tag_facts(tag)[1]
 
 
 def _read_sequence_in_place(ds: Dataset, tag: object) -> DataElement:
